@@ -1,0 +1,2 @@
+//! HLS (sans-IO).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! RTMP (sans-IO).
+#![forbid(unsafe_code)]
