@@ -10,7 +10,10 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod flv;
+pub mod fmp4;
 pub mod frame;
+pub mod ts;
 
 pub use codec::{AacConfig, AudioConfig, AvcConfig, HevcConfig, Tracks, VideoConfig};
 pub use frame::{AudioFrame, Frame, TIMESCALE, VideoFrame};

@@ -1,8 +1,26 @@
-//! Codec configuration records and the facts HLS needs from them.
-//!
-//! The parsing functions live in submodules; these types are the contract other crates use.
+//! Codec configuration records and the facts HLS needs from them: picture size, and the
+//! RFC 6381 `CODECS` strings of the multivariant playlist.
+
+pub mod aac;
+pub mod avc;
+mod bits;
+pub mod hevc;
 
 use bytes::Bytes;
+
+/// Parameter sets of one kind accepted in a configuration record.
+pub const MAX_PARAMETER_SETS: usize = 32;
+
+/// Errors parsing codec configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("{0} ends early")]
+    Truncated(&'static str),
+    #[error("invalid codec configuration: {0}")]
+    Invalid(&'static str),
+    #[error("more than MAX_PARAMETER_SETS ({MAX_PARAMETER_SETS}) parameter sets")]
+    TooManyParameterSets,
+}
 
 /// H.264 configuration: an `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §5.3.3.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,4 +94,59 @@ pub enum AudioConfig {
 pub struct Tracks {
     pub video: Option<VideoConfig>,
     pub audio: Option<AudioConfig>,
+}
+
+impl VideoConfig {
+    /// RFC 6381 codec string.
+    pub fn codecs(&self) -> String {
+        match self {
+            VideoConfig::Avc(c) => c.codecs(),
+            VideoConfig::Hevc(c) => c.codecs(),
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        match self {
+            VideoConfig::Avc(c) => c.width,
+            VideoConfig::Hevc(c) => c.width,
+        }
+    }
+
+    pub fn height(&self) -> u32 {
+        match self {
+            VideoConfig::Avc(c) => c.height,
+            VideoConfig::Hevc(c) => c.height,
+        }
+    }
+
+    /// Bytes in each NAL unit length prefix.
+    pub fn nal_length_size(&self) -> u8 {
+        match self {
+            VideoConfig::Avc(c) => c.nal_length_size,
+            VideoConfig::Hevc(c) => c.nal_length_size,
+        }
+    }
+}
+
+impl AudioConfig {
+    /// RFC 6381 codec string.
+    pub fn codecs(&self) -> String {
+        match self {
+            AudioConfig::Aac(c) => c.codecs(),
+        }
+    }
+}
+
+impl Tracks {
+    /// The CODECS attribute value: video then audio, comma-separated.
+    pub fn codecs(&self) -> String {
+        let mut v = Vec::new();
+        if let Some(c) = &self.video {
+            v.push(c.codecs());
+        }
+        if let Some(c) = &self.audio {
+            v.push(c.codecs());
+        }
+        v.join(",")
+    }
 }

@@ -1,0 +1,310 @@
+//! MPEG-2 transport stream muxer (ISO/IEC 13818-1:2019) for classic HLS (RFC 8216bis §3.3):
+//! PAT/PMT, PES with PTS/DTS, PCR on the video PID, continuity counters, random access
+//! indicators, AVC/HEVC in Annex B form with access unit delimiters and parameter sets before
+//! each keyframe (ISO/IEC 13818-1 §2.14, HLS authoring), AAC in ADTS.
+//!
+//! Unlike fMP4, TS interleaves 4-byte packet headers with the payload every 184 bytes, so the
+//! payload is copied once here.
+
+mod psi;
+
+use bytes::{BufMut, BytesMut};
+
+pub use psi::crc32_mpeg2;
+
+use crate::codec::{AacConfig, AudioConfig, CodecError, Tracks, VideoConfig};
+use crate::frame::{AudioFrame, Frame, TIMESCALE, VideoFrame};
+
+pub const PACKET_SIZE: usize = 188;
+pub const PMT_PID: u16 = 0x1000;
+pub const VIDEO_PID: u16 = 0x100;
+pub const AUDIO_PID: u16 = 0x101;
+const PROGRAM: u16 = 1;
+/// Added to every PTS/DTS so values stay positive when B-frames put PTS before the first DTS.
+pub const TIMESTAMP_OFFSET: i64 = TIMESCALE as i64;
+/// How far the PCR runs behind the DTS (decoder buffer time), like ffmpeg's default muxdelay.
+pub const PCR_DELAY: i64 = 63_000;
+/// Largest access unit accepted (after Annex B conversion).
+pub const MAX_ACCESS_UNIT: usize = 16 * 1024 * 1024;
+
+/// Errors of the TS muxer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TsError {
+    #[error("no tracks to mux")]
+    NoTracks,
+    #[error("video frame has a truncated NAL unit length prefix")]
+    BadNalUnit,
+    #[error("access unit exceeds MAX_ACCESS_UNIT ({MAX_ACCESS_UNIT})")]
+    TooLarge,
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+/// Muxes one stream's frames into TS packets.
+#[derive(Debug)]
+pub struct TsMuxer {
+    video: Option<VideoConfig>,
+    audio: Option<AacConfig>,
+    pcr_pid: u16,
+    /// Continuity counters by PID: PAT, PMT, video, audio.
+    cc: [u8; 4],
+}
+
+impl TsMuxer {
+    pub fn new(tracks: &Tracks) -> Result<Self, TsError> {
+        if tracks.video.is_none() && tracks.audio.is_none() {
+            return Err(TsError::NoTracks);
+        }
+        let audio = tracks.audio.as_ref().map(|AudioConfig::Aac(c)| c.clone());
+        let pcr_pid = if tracks.video.is_some() {
+            VIDEO_PID
+        } else {
+            AUDIO_PID
+        };
+        Ok(Self {
+            video: tracks.video.clone(),
+            audio,
+            pcr_pid,
+            cc: [0; 4],
+        })
+    }
+
+    fn cc_index(pid: u16) -> usize {
+        match pid {
+            0 => 0,
+            PMT_PID => 1,
+            VIDEO_PID => 2,
+            _ => 3,
+        }
+    }
+
+    /// PAT + PMT (the start of every segment).
+    pub fn write_tables(&mut self, out: &mut BytesMut) {
+        let mut streams = Vec::new();
+        if let Some(v) = &self.video {
+            streams.push((
+                if matches!(v, VideoConfig::Hevc(_)) {
+                    0x24
+                } else {
+                    0x1B
+                },
+                VIDEO_PID,
+            ));
+        }
+        if self.audio.is_some() {
+            streams.push((0x0F, AUDIO_PID));
+        }
+        let pat = psi::pat(PROGRAM, PMT_PID);
+        self.write_section(0, &pat, out);
+        let pmt = psi::pmt(PROGRAM, self.pcr_pid, &streams);
+        self.write_section(PMT_PID, &pmt, out);
+    }
+
+    fn write_section(&mut self, pid: u16, section: &[u8], out: &mut BytesMut) {
+        let cc = self.next_cc(pid);
+        out.reserve(PACKET_SIZE);
+        out.put_u8(0x47);
+        out.put_u16(0x4000 | pid);
+        out.put_u8(0x10 | cc);
+        out.put_u8(0); // pointer_field
+        let n = section.len().min(PACKET_SIZE - 5);
+        out.put_slice(&section[..n]);
+        out.put_bytes(0xFF, PACKET_SIZE - 5 - n);
+    }
+
+    fn next_cc(&mut self, pid: u16) -> u8 {
+        let i = Self::cc_index(pid);
+        let c = self.cc[i];
+        self.cc[i] = (c + 1) & 0x0F;
+        c
+    }
+
+    /// Appends the TS packets of one frame.
+    pub fn write_frame(&mut self, frame: &Frame, out: &mut BytesMut) -> Result<(), TsError> {
+        match frame {
+            Frame::Video(v) => self.write_video(v, out),
+            Frame::Audio(a) => self.write_audio(a, out),
+        }
+    }
+
+    fn write_video(&mut self, f: &VideoFrame, out: &mut BytesMut) -> Result<(), TsError> {
+        let Some(cfg) = &self.video else {
+            return Ok(());
+        };
+        let hevc = matches!(cfg, VideoConfig::Hevc(_));
+        let mut es = BytesMut::with_capacity(f.data.len() + 256);
+        // Access unit delimiter, then parameter sets before keyframes.
+        if hevc {
+            es.put_slice(&[0, 0, 0, 1, 0x46, 0x01, 0x50]);
+        } else {
+            es.put_slice(&[0, 0, 0, 1, 0x09, 0xF0]);
+        }
+        if f.keyframe {
+            let sets: Vec<&bytes::Bytes> = match cfg {
+                VideoConfig::Avc(c) => c.sps.iter().chain(&c.pps).collect(),
+                VideoConfig::Hevc(c) => c.vps.iter().chain(&c.sps).chain(&c.pps).collect(),
+            };
+            for s in sets {
+                es.put_slice(&[0, 0, 0, 1]);
+                es.put_slice(s);
+            }
+        }
+        let n = usize::from(cfg.nal_length_size());
+        let mut d = &f.data[..];
+        while !d.is_empty() {
+            if d.len() < n {
+                return Err(TsError::BadNalUnit);
+            }
+            let len = d[..n]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            d = &d[n..];
+            if len > d.len() {
+                return Err(TsError::BadNalUnit);
+            }
+            let nal = &d[..len];
+            d = &d[len..];
+            let Some(&h) = nal.first() else { continue };
+            let nal_type = if hevc { (h >> 1) & 0x3F } else { h & 0x1F };
+            // Drop delimiters the encoder put in; ours comes first.
+            if (hevc && nal_type == 35) || (!hevc && nal_type == 9) {
+                continue;
+            }
+            es.put_slice(&[0, 0, 0, 1]);
+            es.put_slice(nal);
+            if es.len() > MAX_ACCESS_UNIT {
+                return Err(TsError::TooLarge);
+            }
+        }
+        let dts = f.dts + TIMESTAMP_OFFSET;
+        let pts = f.pts() + TIMESTAMP_OFFSET;
+        self.write_pes(VIDEO_PID, 0xE0, pts, Some(dts), f.keyframe, &es, out);
+        Ok(())
+    }
+
+    fn write_audio(&mut self, f: &AudioFrame, out: &mut BytesMut) -> Result<(), TsError> {
+        let Some(cfg) = &self.audio else {
+            return Ok(());
+        };
+        let header = cfg.adts_header(f.data.len())?;
+        let mut es = BytesMut::with_capacity(7 + f.data.len());
+        es.put_slice(&header);
+        es.put_slice(&f.data);
+        let pts = f.dts + TIMESTAMP_OFFSET;
+        let rai = self.pcr_pid == AUDIO_PID;
+        self.write_pes(AUDIO_PID, 0xC0, pts, None, rai, &es, out);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_pes(
+        &mut self,
+        pid: u16,
+        stream_id: u8,
+        pts: i64,
+        dts: Option<i64>,
+        random_access: bool,
+        es: &[u8],
+        out: &mut BytesMut,
+    ) {
+        let mut h = BytesMut::with_capacity(19);
+        h.put_slice(&[0, 0, 1, stream_id]);
+        let header_data = if dts.is_some() { 10 } else { 5 };
+        let pes_len = 3 + header_data + es.len();
+        // Video PES may be longer than 65535: length 0 means unbounded (§2.4.3.7).
+        h.put_u16(if pes_len > 0xFFFF || stream_id == 0xE0 {
+            0
+        } else {
+            pes_len as u16
+        });
+        h.put_u8(0x84); // '10', data_alignment_indicator
+        h.put_u8(if dts.is_some() { 0xC0 } else { 0x80 });
+        h.put_u8(header_data as u8);
+        match dts {
+            Some(d) => {
+                put_timestamp(&mut h, 0x3, pts);
+                put_timestamp(&mut h, 0x1, d);
+            }
+            None => put_timestamp(&mut h, 0x2, pts),
+        }
+        let pcr = if pid == self.pcr_pid {
+            Some(dts.unwrap_or(pts) - PCR_DELAY)
+        } else {
+            None
+        };
+
+        let total = h.len() + es.len();
+        out.reserve(total / 184 * PACKET_SIZE + 2 * PACKET_SIZE);
+        let mut written = 0usize;
+        let mut first = true;
+        while written < total {
+            let cc = self.next_cc(pid);
+            // Adaptation field: PCR/RAI on the first packet, stuffing on the last.
+            let mut af = BytesMut::new();
+            if first && (pcr.is_some() || random_access) {
+                af.put_u8(
+                    if random_access { 0x40 } else { 0 } | if pcr.is_some() { 0x10 } else { 0 },
+                );
+                if let Some(p) = pcr {
+                    let base = (p.max(0) as u64) & ((1 << 33) - 1);
+                    af.put_u32((base >> 1) as u32);
+                    af.put_u8((((base & 1) << 7) as u8) | 0x7E);
+                    af.put_u8(0);
+                }
+            }
+            let room = 184 - if af.is_empty() { 0 } else { 1 + af.len() };
+            let left = total - written;
+            let take = left.min(room);
+            let mut stuffing = room - take;
+            let has_af = !af.is_empty() || stuffing > 0;
+            out.put_u8(0x47);
+            out.put_u16(if first { 0x4000 } else { 0 } | pid);
+            out.put_u8(if has_af { 0x30 } else { 0x10 } | cc);
+            if has_af {
+                if af.is_empty() {
+                    // Stuffing only: a 1-byte adaptation field is its length (0).
+                    if stuffing == 1 {
+                        out.put_u8(0);
+                        stuffing = 0;
+                    } else {
+                        out.put_u8((stuffing - 1) as u8);
+                        out.put_u8(0);
+                        out.put_bytes(0xFF, stuffing - 2);
+                        stuffing = 0;
+                    }
+                } else {
+                    out.put_u8((af.len() + stuffing) as u8);
+                    out.put_slice(&af);
+                    out.put_bytes(0xFF, stuffing);
+                    stuffing = 0;
+                }
+            }
+            debug_assert_eq!(stuffing, 0);
+            // Copy `take` bytes of header+es starting at `written`.
+            let mut remaining = take;
+            let mut pos = written;
+            while remaining > 0 {
+                if pos < h.len() {
+                    let n = (h.len() - pos).min(remaining);
+                    out.put_slice(&h[pos..pos + n]);
+                    pos += n;
+                    remaining -= n;
+                } else {
+                    let s = pos - h.len();
+                    out.put_slice(&es[s..s + remaining]);
+                    pos += remaining;
+                    remaining = 0;
+                }
+            }
+            written += take;
+            first = false;
+        }
+    }
+}
+
+fn put_timestamp(out: &mut BytesMut, prefix: u8, ts: i64) {
+    let t = (ts.max(0) as u64) & ((1 << 33) - 1);
+    out.put_u8((prefix << 4) | (((t >> 30) as u8 & 0x07) << 1) | 1);
+    out.put_u16((((t >> 15) & 0x7FFF) as u16) << 1 | 1);
+    out.put_u16(((t & 0x7FFF) as u16) << 1 | 1);
+}
