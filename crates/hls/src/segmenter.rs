@@ -255,9 +255,12 @@ impl Segmenter {
         if let Some(mut open) = self.open.take() {
             let mut end = end;
             if estimated {
+                // Only the cutting track bounds the part: trailing audio may run past its end.
+                let has_video = self.has_video;
                 let last = open
                     .frames
                     .iter()
+                    .filter(|f| matches!(f, Frame::Video(_)) || !has_video)
                     .map(Frame::dts)
                     .max()
                     .unwrap_or(open.part_start);

@@ -1,0 +1,273 @@
+//! Settings: command-line flags, `ONAIR_*` environment variables and an optional TOML file, in
+//! that order of precedence, over built-in defaults that need no file at all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+/// `onair serve` options. Every one can also be set in the `--config` TOML file under the same
+/// name (kebab-case), or with its `ONAIR_*` environment variable.
+#[derive(Args, Debug, Default, Deserialize, Clone)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeArgs {
+    /// TOML file with any of these settings (flags and environment override it).
+    #[arg(long, env = "ONAIR_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// RTMP listen address [default: 0.0.0.0:1935].
+    #[arg(long, env = "ONAIR_RTMP_LISTEN")]
+    pub rtmp_listen: Option<SocketAddr>,
+    /// HTTP listen address for playback, API and metrics [default: 0.0.0.0:8080].
+    #[arg(long, env = "ONAIR_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Directory for the node's data [default: ./onair-data].
+    #[arg(long, env = "ONAIR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// RTMP application publishers use: rtmp://HOST/{app}/{name} [default: live].
+    #[arg(long, env = "ONAIR_RTMP_APP")]
+    pub rtmp_app: Option<String>,
+    /// Target HLS segment duration in seconds; segments are cut at the first keyframe after it
+    /// [default: 2].
+    #[arg(long, env = "ONAIR_SEGMENT_DURATION")]
+    pub segment_duration: Option<f64>,
+    /// Target LL-HLS part duration in seconds [default: 0.2].
+    #[arg(long, env = "ONAIR_PART_DURATION")]
+    pub part_duration: Option<f64>,
+    /// Complete segments kept in the live playlists [default: 12].
+    #[arg(long, env = "ONAIR_WINDOW_SEGMENTS")]
+    pub window_segments: Option<usize>,
+    /// Seconds a dropped publisher may take to reconnect and continue the same playlist
+    /// [default: 10].
+    #[arg(long, env = "ONAIR_UNPUBLISH_GRACE")]
+    pub unpublish_grace: Option<f64>,
+    /// Seconds an ended stream's playlist (with EXT-X-ENDLIST) stays served [default: 60].
+    #[arg(long, env = "ONAIR_ENDED_RETENTION")]
+    pub ended_retention: Option<f64>,
+    /// Most RTMP connections at once [default: 4096].
+    #[arg(long, env = "ONAIR_MAX_RTMP_CONNECTIONS")]
+    pub max_rtmp_connections: Option<usize>,
+    /// Seconds an RTMP client has to complete the handshake [default: 10].
+    #[arg(long, env = "ONAIR_RTMP_HANDSHAKE_TIMEOUT")]
+    pub rtmp_handshake_timeout: Option<f64>,
+    /// Seconds of silence after which an RTMP connection is closed [default: 30].
+    #[arg(long, env = "ONAIR_RTMP_IDLE_TIMEOUT")]
+    pub rtmp_idle_timeout: Option<f64>,
+    /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2) instead of HTTP.
+    #[arg(long, env = "ONAIR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "ONAIR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Log format: `text` or `json` [default: text]. Levels come from RUST_LOG (default info).
+    #[arg(long, env = "ONAIR_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// Fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rtmp_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub rtmp_app: String,
+    pub segment_duration: Duration,
+    pub part_duration: Duration,
+    pub window_segments: usize,
+    pub unpublish_grace: Duration,
+    pub ended_retention: Duration,
+    pub max_rtmp_connections: usize,
+    pub rtmp_handshake_timeout: Duration,
+    pub rtmp_idle_timeout: Duration,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub log_json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn secs(name: &'static str, v: f64, min: f64, max: f64) -> Result<Duration, ConfigError> {
+    if !(min..=max).contains(&v) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{v} is not within {min}..={max} seconds"),
+        });
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+impl ServeArgs {
+    /// Merges flags/environment (self) over the config file over defaults.
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str::<ServeArgs>(&text).map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?
+            }
+            None => ServeArgs::default(),
+        };
+        macro_rules! pick {
+            ($f:ident, $default:expr) => {
+                self.$f
+                    .clone()
+                    .or(file.$f.clone())
+                    .unwrap_or_else(|| $default)
+            };
+        }
+        let segment = pick!(segment_duration, 2.0);
+        let part = pick!(part_duration, 0.2);
+        let segment_duration = secs("segment-duration", segment, 0.5, 60.0)?;
+        let part_duration = secs("part-duration", part, 0.05, 5.0)?;
+        if part_duration > segment_duration {
+            return Err(ConfigError::Invalid {
+                name: "part-duration",
+                reason: "must not exceed segment-duration".into(),
+            });
+        }
+        let window_segments = pick!(window_segments, 12);
+        if !(3..=1000).contains(&window_segments) {
+            return Err(ConfigError::Invalid {
+                name: "window-segments",
+                reason: "must be 3..=1000".into(),
+            });
+        }
+        let tls = match (
+            pick!(tls_cert, PathBuf::new()),
+            pick!(tls_key, PathBuf::new()),
+        ) {
+            (c, k) if c.as_os_str().is_empty() && k.as_os_str().is_empty() => None,
+            (c, k) if c.as_os_str().is_empty() || k.as_os_str().is_empty() => {
+                return Err(ConfigError::Invalid {
+                    name: "tls-cert",
+                    reason: "tls-cert and tls-key go together".into(),
+                });
+            }
+            (c, k) => Some((c, k)),
+        };
+        let log_format = pick!(log_format, "text".to_owned());
+        let log_json = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "log-format",
+                    reason: format!("{other:?} is not text or json"),
+                });
+            }
+        };
+        Ok(Settings {
+            rtmp_listen: pick!(rtmp_listen, ([0, 0, 0, 0], 1935).into()),
+            http_listen: pick!(http_listen, ([0, 0, 0, 0], 8080).into()),
+            data_dir: pick!(data_dir, PathBuf::from("onair-data")),
+            rtmp_app: pick!(rtmp_app, "live".to_owned()),
+            segment_duration,
+            part_duration,
+            window_segments,
+            unpublish_grace: secs("unpublish-grace", pick!(unpublish_grace, 10.0), 0.0, 3600.0)?,
+            ended_retention: secs(
+                "ended-retention",
+                pick!(ended_retention, 60.0),
+                0.0,
+                86400.0,
+            )?,
+            max_rtmp_connections: pick!(
+                max_rtmp_connections,
+                crate::ingest::DEFAULT_MAX_CONNECTIONS
+            )
+            .max(1),
+            rtmp_handshake_timeout: secs(
+                "rtmp-handshake-timeout",
+                pick!(rtmp_handshake_timeout, 10.0),
+                0.1,
+                600.0,
+            )?,
+            rtmp_idle_timeout: secs(
+                "rtmp-idle-timeout",
+                pick!(rtmp_idle_timeout, 30.0),
+                0.1,
+                3600.0,
+            )?,
+            tls,
+            log_json,
+        })
+    }
+}
+
+impl Settings {
+    /// Defaults, as `onair serve` with no options gives.
+    pub fn defaults() -> Self {
+        ServeArgs::default()
+            .resolve()
+            .unwrap_or_else(|e| unreachable!("defaults are valid: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let s = Settings::defaults();
+        assert_eq!(s.rtmp_listen.port(), 1935);
+        assert_eq!(s.http_listen.port(), 8080);
+        assert_eq!(s.part_duration, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("onair-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "segment-duration = 4.0\nwindow-segments = 5\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            window_segments: Some(7),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.segment_duration, Duration::from_secs(4));
+        assert_eq!(s.window_segments, 7);
+        std::fs::write(&path, "no-such-key = 1\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(matches!(args.resolve(), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        let args = ServeArgs {
+            part_duration: Some(3.0),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+        let args = ServeArgs {
+            window_segments: Some(1),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+    }
+}

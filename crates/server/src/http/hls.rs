@@ -1,0 +1,318 @@
+//! LL-HLS and HLS playback: playlists (with blocking reload and delta updates), init segments,
+//! parts (with preload-hint blocking) and segments, served from the live window.
+//!
+//! URL layout under `/live/{channel}/`:
+//! * `index.m3u8` multivariant playlist, `llhls.m3u8` LL-HLS media playlist (CMAF fMP4);
+//! * `{sid}/init/{id}.mp4`, `{sid}/seg/{msn}.m4s`, `{sid}/part/{msn}.{part}.m4s` — `sid` names
+//!   one stream's life, so a URL is never reused for other bytes and CDNs may cache these
+//!   objects for a year;
+//! * `ts/index.m3u8` classic HLS media playlist, `ts/{sid}/{msn}.ts` its MPEG-TS segments.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use onair_hls::request::{self, Decision, HlsQuery};
+use tokio::time::Instant;
+
+use super::{AppState, Problem};
+use crate::playlists;
+use crate::stream::{Protocol, Stream};
+use crate::window::{Chunks, WindowState};
+
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const MP4_TYPE: &str = "video/mp4";
+const TS_TYPE: &str = "video/mp2t";
+/// Media objects never change under their URL (see module docs).
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/live/{channel}/{*path}", get(dispatch))
+}
+
+async fn dispatch(
+    State(state): State<AppState>,
+    Path((channel, path)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let stream = state
+        .registry
+        .get(&channel)
+        .ok_or_else(|| Problem::not_found(format!("channel {channel:?} is not live")))?;
+    let segs: Vec<&str> = path.split('/').collect();
+    let protocol = if segs.first() == Some(&"ts") {
+        Protocol::Hls
+    } else {
+        Protocol::LlHls
+    };
+    stream.viewers.touch(protocol, peer.ip(), &headers);
+    match segs.as_slice() {
+        ["index.m3u8"] => multivariant(&stream),
+        ["llhls.m3u8"] => media_playlist(&state, &stream, query.as_deref(), Kind::LlHls).await,
+        ["ts", "index.m3u8"] => media_playlist(&state, &stream, query.as_deref(), Kind::Ts).await,
+        [sid, "init", file] => {
+            check_sid(&stream, sid)?;
+            let id = parse_name(file, ".mp4")?;
+            let w = stream.window.read();
+            let init = w
+                .init(id)
+                .cloned()
+                .ok_or_else(|| Problem::not_found("no such init segment"))?;
+            Ok(media_response(MP4_TYPE, Chunks::new(vec![init])))
+        }
+        [sid, "part", file] => {
+            check_sid(&stream, sid)?;
+            let name = file
+                .strip_suffix(".m4s")
+                .ok_or_else(|| Problem::not_found("no such part"))?;
+            let (msn, part) = name
+                .split_once('.')
+                .ok_or_else(|| Problem::not_found("no such part"))?;
+            let msn = msn
+                .parse()
+                .map_err(|_| Problem::not_found("no such part"))?;
+            let part = part
+                .parse()
+                .map_err(|_| Problem::not_found("no such part"))?;
+            let data = wait_for(&state, &stream, |w| part_state(w, msn, part)).await?;
+            Ok(media_response(MP4_TYPE, data))
+        }
+        [sid, "seg", file] => {
+            check_sid(&stream, sid)?;
+            let msn = parse_name(file, ".m4s")?;
+            let data = wait_for(&state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?;
+            Ok(media_response(MP4_TYPE, data))
+        }
+        ["ts", sid, file] => {
+            check_sid(&stream, sid)?;
+            let msn = parse_name(file, ".ts")?;
+            let data = wait_for(&state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?;
+            Ok(media_response(TS_TYPE, data))
+        }
+        _ => Err(Problem::not_found("no such resource")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    LlHls,
+    Ts,
+}
+
+fn check_sid(stream: &Stream, sid: &str) -> Result<(), Problem> {
+    if stream.sid == sid {
+        Ok(())
+    } else {
+        Err(Problem::not_found(
+            "this object belongs to an earlier stream",
+        ))
+    }
+}
+
+fn parse_name<T: std::str::FromStr>(file: &str, ext: &str) -> Result<T, Problem> {
+    file.strip_suffix(ext)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| Problem::not_found("no such object"))
+}
+
+fn multivariant(stream: &Stream) -> Result<Response, Problem> {
+    let w = stream.window.read();
+    if w.last_complete_msn().is_none() {
+        return Err(Problem::not_ready("the stream has no complete segment yet"));
+    }
+    let text = playlists::multivariant(&w, stream.stats.fps())
+        .ok_or_else(|| Problem::not_ready("the stream's codecs are not known yet"))?;
+    Ok(playlist_response(text, "public, max-age=2"))
+}
+
+async fn media_playlist(
+    state: &AppState,
+    stream: &Arc<Stream>,
+    query: Option<&str>,
+    kind: Kind,
+) -> Result<Response, Problem> {
+    let q = request::parse_query(query.unwrap_or(""))
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    if kind == Kind::Ts && (q.msn.is_some() || q.skip.is_some()) {
+        return Err(Problem::bad_request(
+            "the MPEG-TS playlist has no blocking reload or delta updates",
+        ));
+    }
+    let blocking = q.msn.is_some();
+    let mut rx = stream.window.subscribe();
+    let deadline = Instant::now() + block_limit(state, stream);
+    loop {
+        {
+            let w = stream.window.read();
+            let ready = match kind {
+                Kind::LlHls => w.is_ready(),
+                Kind::Ts => w.last_complete_msn().is_some(),
+            };
+            if ready {
+                let decision = if blocking && !w.ended {
+                    evaluate(&q, &w)
+                } else {
+                    Decision::Ready
+                };
+                match decision {
+                    Decision::Ready => {
+                        let text = match kind {
+                            Kind::LlHls => playlists::llhls(&w, &stream.sid, q.skip.is_some()),
+                            Kind::Ts => playlists::ts(&w, &stream.sid),
+                        };
+                        let cache = if w.ended {
+                            "public, max-age=3600"
+                        } else if blocking {
+                            // The answer to a given _HLS_msn/_HLS_part is stable; the query
+                            // string is part of the cache key.
+                            "public, max-age=60"
+                        } else {
+                            "public, max-age=1"
+                        };
+                        return Ok(playlist_response(text, cache));
+                    }
+                    Decision::BadRequest(reason) => return Err(Problem::bad_request(reason)),
+                    Decision::Wait => {}
+                }
+            } else if !blocking || w.ended {
+                return Err(Problem::not_ready("the stream has not produced media yet"));
+            }
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => {
+                return Err(Problem::not_ready(
+                    "the requested part was not produced in time",
+                ));
+            }
+        }
+    }
+}
+
+fn evaluate(q: &HlsQuery, w: &WindowState) -> Decision {
+    match playlists::live_edge(w) {
+        Some(edge) => request::evaluate(q, &edge),
+        None => Decision::Wait,
+    }
+}
+
+/// RFC 8216bis §6.2.5.2: a server that cannot produce the awaited part within three target
+/// durations answers 503.
+fn block_limit(state: &AppState, stream: &Stream) -> Duration {
+    let target = stream.window.read().target_duration.max(1);
+    state.max_block.min(Duration::from_secs(3 * target))
+}
+
+/// What a waiting request sees on each check of the window.
+enum Lookup {
+    Found(Chunks),
+    /// Not there yet, but expected soon.
+    Pending,
+    Gone,
+}
+
+fn part_state(w: &WindowState, msn: u64, part: u32) -> Lookup {
+    if let Some(seg) = w.segment(msn) {
+        if let Some(p) = seg.parts.get(part as usize) {
+            return Lookup::Found(p.data.clone());
+        }
+        return if seg.is_complete() || w.ended {
+            Lookup::Gone
+        } else {
+            pending_if_near(w, msn)
+        };
+    }
+    if w.ended {
+        return Lookup::Gone;
+    }
+    pending_if_near(w, msn)
+}
+
+/// A request for the part after the live edge (the preload hint) or the segment being written
+/// is held; anything further ahead or behind the window is not found.
+fn pending_if_near(w: &WindowState, msn: u64) -> Lookup {
+    let next = match w.segments.back() {
+        Some(last) if last.is_complete() => last.msn + 1,
+        Some(last) => last.msn,
+        None => return Lookup::Pending,
+    };
+    if msn == next || msn == next + 1 {
+        Lookup::Pending
+    } else {
+        Lookup::Gone
+    }
+}
+
+fn segment_state(w: &WindowState, msn: u64, kind: Kind) -> Lookup {
+    match w.segment(msn) {
+        Some(seg) if seg.is_complete() => Lookup::Found(match kind {
+            Kind::LlHls => seg.fmp4(),
+            Kind::Ts => seg.ts.clone().unwrap_or_default(),
+        }),
+        Some(_) if !w.ended => Lookup::Pending,
+        _ => Lookup::Gone,
+    }
+}
+
+async fn wait_for(
+    state: &AppState,
+    stream: &Stream,
+    lookup: impl Fn(&WindowState) -> Lookup,
+) -> Result<Chunks, Problem> {
+    let mut rx = stream.window.subscribe();
+    let deadline = Instant::now() + block_limit(state, stream);
+    loop {
+        match lookup(&stream.window.read()) {
+            Lookup::Found(c) => return Ok(c),
+            Lookup::Gone => return Err(Problem::not_found("no such object in the live window")),
+            Lookup::Pending => {}
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            return Err(Problem::not_ready("the object was not produced in time"));
+        }
+    }
+}
+
+fn playlist_response(text: String, cache: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(PLAYLIST_TYPE),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+fn media_response(content_type: &'static str, data: Chunks) -> Response {
+    let len = data.len;
+    let body = if data.chunks.len() == 1 {
+        Body::from(data.chunks[0].clone())
+    } else {
+        let chunks = data.chunks.clone();
+        Body::from_stream(futures_util::stream::iter(
+            (0..chunks.len()).map(move |i| Ok::<_, std::convert::Infallible>(chunks[i].clone())),
+        ))
+    };
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    res
+}

@@ -1,0 +1,120 @@
+//! HTTP delivery: playback (LL-HLS, HLS, HTTP-FLV), the streams API, health and metrics.
+//!
+//! One `router()` per resource; handlers are thin and return [`Problem`] on error.
+
+mod api;
+mod flv;
+mod hls;
+pub mod problem;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::stream::Registry;
+
+pub use problem::Problem;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub metrics: PrometheusHandle,
+    /// Longest a blocking playlist or preload-hint request waits before giving up.
+    pub max_block: Duration,
+}
+
+/// Installs the process-wide Prometheus recorder once and returns its handle.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("onair_http_request_duration_seconds".into()),
+                    &[
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                        10.0,
+                    ],
+                )
+                .map(|b| b.build_recorder())
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests embedding several servers).
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers([header::CONTENT_LENGTH, header::AGE, header::DATE])
+        .max_age(Duration::from_secs(86400));
+    Router::new()
+        .merge(hls::router())
+        .merge(flv::router())
+        .merge(api::router())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async { Problem::not_found("no such resource") })
+        .layer(middleware::from_fn(track_latency))
+        .layer(cors)
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        "ok\n",
+    )
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let mut text = state.metrics.render();
+    api::append_stream_metrics(&state.registry, &mut text);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// Records `onair_http_request_duration_seconds` by route and status class. For streamed
+/// bodies (HTTP-FLV) this is the time to the response head.
+async fn track_latency(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let res = next.run(req).await;
+    let class = match res.status().as_u16() {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::histogram!("onair_http_request_duration_seconds", "route" => route, "status" => class)
+        .record(start.elapsed().as_secs_f64());
+    res
+}

@@ -1,0 +1,301 @@
+//! The hub: one [`Broadcast`] per live stream.
+//!
+//! A broadcast fans frames out to its consumers (packager, HTTP-FLV viewers) as `Bytes` clones —
+//! the payload is never copied. Each consumer has a bounded queue; when a queue is full the
+//! consumer is switched to "wait for the next keyframe", the frames it misses are counted, and
+//! the publisher goes on without waiting. A GOP cache (the frames since the last keyframe) lets a
+//! new consumer start decoding at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use onair_media::{Frame, Tracks};
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+/// Frames kept in the GOP cache at most; a GOP longer than this is not cached (a new consumer
+/// then waits for the next keyframe instead).
+pub const MAX_GOP_FRAMES: usize = 4096;
+/// Payload bytes kept in the GOP cache at most.
+pub const MAX_GOP_BYTES: usize = 64 * 1024 * 1024;
+
+/// What a consumer receives.
+#[derive(Clone, Debug)]
+pub enum HubMessage {
+    /// The codec configuration changed (always sent first).
+    Tracks(Arc<Tracks>),
+    /// A frame, in decode order.
+    Frame(Frame),
+}
+
+/// Counters of one consumer, shared with whoever reports on it.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    pub dropped_frames: AtomicU64,
+}
+
+struct Consumer {
+    tx: mpsc::Sender<HubMessage>,
+    waiting_for_keyframe: bool,
+    stats: Arc<ConsumerStats>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tracks: Option<Arc<Tracks>>,
+    gop: Vec<Frame>,
+    gop_bytes: usize,
+    gop_overflow: bool,
+    consumers: Vec<Consumer>,
+    closed: bool,
+}
+
+/// Fan-out of one live stream.
+#[derive(Default)]
+pub struct Broadcast {
+    inner: Mutex<Inner>,
+    dropped_frames: AtomicU64,
+}
+
+/// A consumer's end of a broadcast. Dropping it unsubscribes.
+pub struct Subscription {
+    pub rx: mpsc::Receiver<HubMessage>,
+    pub stats: Arc<ConsumerStats>,
+}
+
+impl Broadcast {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Publishes new track configuration to every consumer.
+    pub fn set_tracks(&self, tracks: Tracks) {
+        let tracks = Arc::new(tracks);
+        let mut inner = self.inner.lock();
+        inner.tracks = Some(tracks.clone());
+        // A new configuration invalidates cached frames coded with the old one.
+        inner.gop.clear();
+        inner.gop_bytes = 0;
+        let dropped = &self.dropped_frames;
+        inner.consumers.retain_mut(|c| {
+            // Configuration messages must not be lost: a consumer that cannot take one is
+            // resynchronised by waiting for the next keyframe after it.
+            match c.tx.try_send(HubMessage::Tracks(tracks.clone())) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    c.waiting_for_keyframe = true;
+                    c.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+
+    /// Publishes a frame. Never waits.
+    pub fn push(&self, frame: Frame) {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        if frame.is_keyframe() {
+            inner.gop.clear();
+            inner.gop_bytes = 0;
+            inner.gop_overflow = false;
+        }
+        if !inner.gop_overflow {
+            if inner.gop.len() >= MAX_GOP_FRAMES || inner.gop_bytes + frame.len() > MAX_GOP_BYTES {
+                inner.gop_overflow = true;
+                inner.gop.clear();
+                inner.gop_bytes = 0;
+            } else if !inner.gop.is_empty() || frame.is_keyframe() || !has_video(&inner.tracks) {
+                inner.gop_bytes += frame.len();
+                inner.gop.push(frame.clone());
+            }
+        }
+        let keyframe = frame.is_keyframe();
+        let audio_only = !has_video(&inner.tracks);
+        let dropped = &self.dropped_frames;
+        inner.consumers.retain_mut(|c| {
+            if c.waiting_for_keyframe {
+                if keyframe || audio_only {
+                    c.waiting_for_keyframe = false;
+                    // Resend the configuration so the consumer restarts cleanly.
+                    if let Some(t) = &inner.tracks
+                        && c.tx.try_send(HubMessage::Tracks(t.clone())).is_err()
+                    {
+                        c.waiting_for_keyframe = true;
+                    }
+                }
+                if c.waiting_for_keyframe {
+                    c.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    return !c.tx.is_closed();
+                }
+            }
+            match c.tx.try_send(HubMessage::Frame(frame.clone())) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    c.waiting_for_keyframe = true;
+                    c.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+
+    /// Adds a consumer with a queue of `capacity` messages. It first receives the current
+    /// tracks and the cached GOP (when the GOP fits its queue).
+    pub fn subscribe(&self, capacity: usize) -> Subscription {
+        let capacity = capacity.max(2);
+        let (tx, rx) = mpsc::channel(capacity);
+        let stats = Arc::new(ConsumerStats::default());
+        let mut inner = self.inner.lock();
+        let mut waiting_for_keyframe = true;
+        if let Some(t) = &inner.tracks {
+            let _ = tx.try_send(HubMessage::Tracks(t.clone()));
+            if !inner.gop.is_empty() && inner.gop.len() < capacity {
+                for f in &inner.gop {
+                    let _ = tx.try_send(HubMessage::Frame(f.clone()));
+                }
+                waiting_for_keyframe = false;
+            }
+        }
+        if !inner.closed {
+            inner.consumers.push(Consumer {
+                tx,
+                waiting_for_keyframe,
+                stats: stats.clone(),
+            });
+        }
+        Subscription { rx, stats }
+    }
+
+    /// Ends the broadcast: every consumer's queue closes after what it already holds.
+    pub fn close(&self) {
+        let mut inner = self.inner.lock();
+        inner.closed = true;
+        inner.consumers.clear();
+    }
+
+    /// Current track configuration.
+    pub fn tracks(&self) -> Option<Arc<Tracks>> {
+        self.inner.lock().tracks.clone()
+    }
+
+    /// Frames dropped across all consumers since the start.
+    pub fn dropped_frames(&self) -> u64 {
+        self.dropped_frames.load(Ordering::Relaxed)
+    }
+
+    /// Number of consumers currently attached.
+    pub fn consumer_count(&self) -> usize {
+        self.inner.lock().consumers.len()
+    }
+}
+
+fn has_video(tracks: &Option<Arc<Tracks>>) -> bool {
+    tracks.as_ref().is_some_and(|t| t.video.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use onair_media::{AudioFrame, VideoFrame};
+
+    fn video(dts: i64, keyframe: bool) -> Frame {
+        Frame::Video(VideoFrame {
+            dts,
+            cts: 0,
+            keyframe,
+            data: Bytes::from_static(b"v"),
+        })
+    }
+
+    fn tracks() -> Tracks {
+        use onair_media::{AvcConfig, VideoConfig};
+        Tracks {
+            video: Some(VideoConfig::Avc(AvcConfig {
+                record: Bytes::new(),
+                sps: vec![],
+                pps: vec![],
+                nal_length_size: 4,
+                profile_idc: 100,
+                profile_compatibility: 0,
+                level_idc: 30,
+                width: 320,
+                height: 240,
+            })),
+            audio: None,
+        }
+    }
+
+    #[test]
+    fn new_consumer_starts_at_cached_keyframe() {
+        let b = Broadcast::new();
+        b.set_tracks(tracks());
+        b.push(video(0, false)); // before any keyframe: not cached
+        b.push(video(1, true));
+        b.push(video(2, false));
+        let mut s = b.subscribe(16);
+        assert!(matches!(s.rx.try_recv(), Ok(HubMessage::Tracks(_))));
+        match s.rx.try_recv() {
+            Ok(HubMessage::Frame(f)) => assert_eq!(f.dts(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(s.rx.try_recv(), Ok(HubMessage::Frame(f)) if f.dts() == 2));
+    }
+
+    #[test]
+    fn slow_consumer_drops_to_next_keyframe_and_publisher_never_waits() {
+        let b = Broadcast::new();
+        b.set_tracks(tracks());
+        let mut slow = b.subscribe(4);
+        let mut fast = b.subscribe(1024);
+        b.push(video(0, true));
+        for i in 1..100 {
+            b.push(video(i, false));
+        }
+        assert!(slow.stats.dropped_frames.load(Ordering::Relaxed) > 0);
+        assert_eq!(fast.stats.dropped_frames.load(Ordering::Relaxed), 0);
+        // Drain the slow one; it must not see frames again until a keyframe.
+        while slow.rx.try_recv().is_ok() {}
+        b.push(video(100, false));
+        assert!(slow.rx.try_recv().is_err());
+        b.push(video(101, true));
+        assert!(matches!(slow.rx.try_recv(), Ok(HubMessage::Tracks(_))));
+        assert!(matches!(slow.rx.try_recv(), Ok(HubMessage::Frame(f)) if f.dts() == 101));
+        let mut frames = 0;
+        while let Ok(m) = fast.rx.try_recv() {
+            frames += usize::from(matches!(m, HubMessage::Frame(_)));
+        }
+        assert_eq!(frames, 102);
+        assert!(b.dropped_frames() > 0);
+    }
+
+    #[test]
+    fn audio_only_streams_are_cached_and_delivered() {
+        let b = Broadcast::new();
+        b.set_tracks(Tracks::default());
+        b.push(Frame::Audio(AudioFrame {
+            dts: 0,
+            data: Bytes::from_static(b"a"),
+        }));
+        let mut s = b.subscribe(8);
+        assert!(matches!(s.rx.try_recv(), Ok(HubMessage::Tracks(_))));
+        assert!(matches!(s.rx.try_recv(), Ok(HubMessage::Frame(_))));
+    }
+
+    #[test]
+    fn closing_ends_consumers() {
+        let b = Broadcast::new();
+        let mut s = b.subscribe(8);
+        b.close();
+        assert!(matches!(
+            s.rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+    }
+}

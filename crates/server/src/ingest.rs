@@ -1,0 +1,376 @@
+//! RTMP ingest driver: a tokio task per connection around the sans-IO
+//! [`onair_rtmp::ServerSession`]. It owns the socket and the clock, authorizes publishes through
+//! the [`PublishAuthorizer`], turns FLV tag bodies into frames and hands them to the stream's
+//! [`Publisher`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use onair_media::flv::{self, AudioTag, VideoTag};
+use onair_media::{AacConfig, AudioConfig, AudioFrame, Frame, Tracks, VideoFrame};
+use onair_rtmp::{ServerConfig, ServerEvent, ServerSession};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{PublishAuthorizer, PublishRequest};
+use crate::stream::{PublishError, Publisher, Registry};
+
+/// RTMP connections served at once; more are refused at accept.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Socket read buffer; each read is handed to the session as one `Bytes`.
+const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+pub struct Ingest {
+    pub registry: Arc<Registry>,
+    pub authorizer: Arc<dyn PublishAuthorizer>,
+    pub config: IngestConfig,
+}
+
+impl Ingest {
+    /// Accepts connections until `shutdown` fires.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(self.config.max_connections));
+        loop {
+            let (socket, peer) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rtmp accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                metrics::counter!("onair_rtmp_connections_refused_total").increment(1);
+                tracing::warn!(%peer, "rtmp connection refused: MAX connections reached");
+                drop(socket);
+                continue;
+            };
+            let this = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                metrics::gauge!("onair_rtmp_connections").increment(1.0);
+                match this.connection(socket, peer, shutdown).await {
+                    Ok(()) => tracing::debug!(%peer, "rtmp connection closed"),
+                    Err(e) => tracing::info!(%peer, error = %e, "rtmp connection closed"),
+                }
+                metrics::gauge!("onair_rtmp_connections").decrement(1.0);
+            });
+        }
+    }
+
+    async fn connection(
+        &self,
+        mut socket: TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectionError> {
+        let _ = socket.set_nodelay(true);
+        let config = ServerConfig {
+            handshake_timeout: self.config.handshake_timeout,
+            idle_timeout: self.config.idle_timeout,
+            ..ServerConfig::default()
+        };
+        let mut session = ServerSession::new(config, Instant::now());
+        let mut conn = Connection {
+            peer,
+            publisher: None,
+            media: MediaState::default(),
+            stop: false,
+        };
+        loop {
+            while let Some(event) = session.poll_event() {
+                self.on_event(&mut session, &mut conn, event).await;
+            }
+            while let Some(out) = session.poll_output() {
+                socket.write_all(&out).await?;
+            }
+            if conn.stop {
+                return Ok(());
+            }
+            let deadline = session.poll_timeout();
+            // Read straight into the session's buffer: payload slices are taken from it.
+            let buf = session.input_buffer();
+            buf.reserve(READ_CHUNK);
+            let read = async {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d.into(), socket.read_buf(buf))
+                        .await
+                        .ok(),
+                    None => Some(socket.read_buf(buf).await),
+                }
+            };
+            let r = tokio::select! {
+                _ = shutdown.cancelled() => {
+                    if let Some(p) = conn.publisher.take() { p.finish(); }
+                    return Ok(());
+                }
+                r = read => r,
+            };
+            match r {
+                None => session.handle_timeout(Instant::now())?,
+                Some(Ok(0)) => return Ok(()),
+                Some(Ok(n)) => {
+                    if let Some(p) = &conn.publisher {
+                        p.stream
+                            .stats
+                            .ingest_bytes
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    metrics::counter!("onair_ingest_bytes_total").increment(n as u64);
+                    session.process(n, Instant::now())?;
+                }
+                Some(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn on_event(
+        &self,
+        session: &mut ServerSession,
+        conn: &mut Connection,
+        event: ServerEvent,
+    ) {
+        match event {
+            ServerEvent::Connect { app, .. } => {
+                tracing::debug!(peer = %conn.peer, %app, "rtmp connect");
+            }
+            ServerEvent::PublishRequest {
+                stream_id,
+                app,
+                stream_name,
+                query,
+                ..
+            } => {
+                if conn.publisher.is_some() {
+                    session.reject_publish(
+                        stream_id,
+                        "NetStream.Publish.BadName",
+                        "already publishing",
+                    );
+                    conn.stop = true;
+                    return;
+                }
+                let request = PublishRequest {
+                    app,
+                    name: stream_name,
+                    query,
+                    peer: conn.peer,
+                };
+                let grant = match self.authorizer.authorize(&request).await {
+                    Ok(g) => g,
+                    Err(denied) => {
+                        tracing::info!(peer = %conn.peer, name = %request.name, reason = %denied, "publish refused");
+                        metrics::counter!("onair_publish_refused_total", "reason" => denied.code())
+                            .increment(1);
+                        session.reject_publish(stream_id, denied.code(), &denied.to_string());
+                        conn.stop = true;
+                        return;
+                    }
+                };
+                match self
+                    .registry
+                    .start_publish(&grant.channel, conn.peer.to_string())
+                {
+                    Ok(p) => {
+                        if let Err(e) = session.accept_publish(stream_id) {
+                            tracing::warn!(error = %e, "accepting publish failed");
+                            conn.stop = true;
+                            return;
+                        }
+                        tracing::info!(peer = %conn.peer, channel = %grant.channel, "publish started");
+                        metrics::counter!("onair_publish_started_total").increment(1);
+                        conn.publisher = Some(p);
+                        conn.media = MediaState::default();
+                    }
+                    Err(e) => {
+                        let code = match e {
+                            PublishError::AlreadyLive(_) => "NetStream.Publish.BadName",
+                            PublishError::ShuttingDown => "NetStream.Publish.Failed",
+                        };
+                        tracing::info!(peer = %conn.peer, channel = %grant.channel, reason = %e, "publish refused");
+                        metrics::counter!("onair_publish_refused_total", "reason" => code)
+                            .increment(1);
+                        session.reject_publish(stream_id, code, &e.to_string());
+                        conn.stop = true;
+                    }
+                }
+            }
+            ServerEvent::Unpublish { .. } => {
+                if let Some(p) = conn.publisher.take() {
+                    tracing::info!(peer = %conn.peer, channel = %p.stream.channel, "publish stopped");
+                    p.finish();
+                }
+            }
+            ServerEvent::Video {
+                timestamp, payload, ..
+            } => {
+                if let Some(p) = &conn.publisher {
+                    conn.media.on_video(p, timestamp, payload);
+                }
+            }
+            ServerEvent::Audio {
+                timestamp, payload, ..
+            } => {
+                if let Some(p) = &conn.publisher {
+                    conn.media.on_audio(p, timestamp, payload);
+                }
+            }
+            ServerEvent::Metadata { .. } => {}
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+}
+
+struct Connection {
+    peer: SocketAddr,
+    publisher: Option<Publisher>,
+    media: MediaState,
+    stop: bool,
+}
+
+/// Per-publish media state: sequence headers seen so far and timestamp unwrapping.
+#[derive(Default)]
+struct MediaState {
+    pending: Tracks,
+    committed: bool,
+    clock: Option<(u32, i64)>,
+    bad_tags: u64,
+}
+
+impl MediaState {
+    /// RTMP timestamps are 32-bit milliseconds that wrap (spec §5.3.1.3); extends them to i64
+    /// on the assumption that consecutive messages are less than 24 days apart.
+    fn unwrap_ms(&mut self, ts: u32) -> i64 {
+        let ext = match self.clock {
+            None => i64::from(ts),
+            Some((last, last_ext)) => last_ext + i64::from(ts.wrapping_sub(last) as i32),
+        };
+        self.clock = Some((ts, ext));
+        ext
+    }
+
+    /// Sequence headers are collected until the first coded frame, so that a stream with both
+    /// tracks starts with both in its first init segment; a later change restarts packaging.
+    fn commit(&mut self, p: &Publisher) {
+        if !self.committed {
+            self.committed = true;
+            p.set_tracks(self.pending.clone());
+        }
+    }
+
+    fn on_video(&mut self, p: &Publisher, timestamp: u32, payload: Bytes) {
+        let ms = self.unwrap_ms(timestamp);
+        match flv::parse_video_tag(payload) {
+            Ok(VideoTag::SequenceHeader { codec, record }) => {
+                match flv::video_config_from(codec, record) {
+                    Ok(cfg) => {
+                        if self.pending.video.as_ref() != Some(&cfg) {
+                            self.pending.video = Some(cfg);
+                            if self.committed {
+                                p.set_tracks(self.pending.clone());
+                            }
+                        }
+                    }
+                    Err(e) => self.bad(p, "video sequence header", &e),
+                }
+            }
+            Ok(VideoTag::Frame {
+                keyframe,
+                cts_ms,
+                data,
+                ..
+            }) => {
+                if self.pending.video.is_none() {
+                    return;
+                }
+                self.commit(p);
+                p.push(Frame::Video(VideoFrame {
+                    dts: onair_media::frame::ms_to_ticks(ms),
+                    cts: cts_ms.saturating_mul(90),
+                    keyframe,
+                    data,
+                }));
+            }
+            Ok(_) => {}
+            Err(e) => self.bad(p, "video tag", &e),
+        }
+    }
+
+    fn on_audio(&mut self, p: &Publisher, timestamp: u32, payload: Bytes) {
+        let ms = self.unwrap_ms(timestamp);
+        match flv::parse_audio_tag(payload) {
+            Ok(AudioTag::AacSequenceHeader { asc }) => match AacConfig::parse(asc) {
+                Ok(cfg) => {
+                    let cfg = AudioConfig::Aac(cfg);
+                    if self.pending.audio.as_ref() != Some(&cfg) {
+                        self.pending.audio = Some(cfg);
+                        if self.committed {
+                            p.set_tracks(self.pending.clone());
+                        }
+                    }
+                }
+                Err(e) => self.bad(p, "AAC sequence header", &e),
+            },
+            Ok(AudioTag::AacRaw { data }) => {
+                if self.pending.audio.is_none() {
+                    return;
+                }
+                self.commit(p);
+                p.push(Frame::Audio(AudioFrame {
+                    dts: onair_media::frame::ms_to_ticks(ms),
+                    data,
+                }));
+            }
+            Ok(_) => {}
+            Err(e) => self.bad(p, "audio tag", &e),
+        }
+    }
+
+    fn bad(&mut self, p: &Publisher, what: &str, e: &dyn std::fmt::Display) {
+        self.bad_tags += 1;
+        metrics::counter!("onair_ingest_bad_tags_total").increment(1);
+        // Log the first few only: a broken encoder must not flood the log.
+        if self.bad_tags <= 5 {
+            tracing::warn!(channel = %p.stream.channel, error = %e, "ignoring bad {what}");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("rtmp: {0}")]
+    Rtmp(#[from] onair_rtmp::RtmpError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_unwrap_across_the_32_bit_boundary() {
+        let mut m = MediaState::default();
+        assert_eq!(m.unwrap_ms(u32::MAX - 10), i64::from(u32::MAX - 10));
+        assert_eq!(m.unwrap_ms(5), i64::from(u32::MAX) + 6);
+        // Small backwards steps (audio/video interleave) stay small.
+        assert_eq!(m.unwrap_ms(3), i64::from(u32::MAX) + 4);
+    }
+}

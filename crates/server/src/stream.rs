@@ -1,0 +1,401 @@
+//! Live streams by channel: who publishes, the hub, the live window, and counters.
+//!
+//! Lifecycle of a channel's stream:
+//! * publish → `Live`; a second publisher on a live channel is refused (BadName);
+//! * clean unpublish (FCUnpublish/deleteStream) → segments flushed, playlist gets ENDLIST;
+//! * abrupt disconnect → `Grace`: the playlist stalls for `unpublish_grace`; a publisher that
+//!   comes back within it continues the same playlist behind EXT-X-DISCONTINUITY; otherwise the
+//!   stream ends as above;
+//! * an ended stream stays served (ENDLIST) for `ended_retention`, then is forgotten; a new
+//!   publish in that time starts a new playlist whose media sequence continues the old one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use onair_media::{Frame, Tracks};
+use parking_lot::Mutex;
+
+use crate::hub::Broadcast;
+use crate::packager::{Packager, PackagerConfig};
+use crate::viewers::Viewers;
+use crate::window::LiveWindow;
+
+/// Live-stream settings.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamConfig {
+    pub packager: PackagerConfig,
+    /// Complete segments kept in the live window.
+    pub window_segments: usize,
+    /// How long a dropped publisher may take to come back to the same playlist.
+    pub unpublish_grace: Duration,
+    /// How long an ended stream's playlist stays served.
+    pub ended_retention: Duration,
+}
+
+/// Viewer protocols counted separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Hls,
+    LlHls,
+    Flv,
+}
+
+/// Counters of one stream.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    pub ingest_bytes: AtomicU64,
+    pub video_frames: AtomicU64,
+    pub audio_frames: AtomicU64,
+    /// HLS requests (playlists, parts, segments) served, by protocol.
+    pub hls_requests: AtomicU64,
+    pub llhls_requests: AtomicU64,
+    /// Measured rates, updated by the ingest driver about once a second.
+    pub ingest_bitrate: AtomicU64,
+    /// Frames per second × 1000.
+    pub fps_milli: AtomicU64,
+    /// Last measurement: (when, ingest bytes, video frames).
+    last_sample: Mutex<Option<(Instant, u64, u64)>>,
+}
+
+impl StreamStats {
+    /// Measured frame rate.
+    pub fn fps(&self) -> f64 {
+        self.fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+/// A short identifier unique to this process's streams: milliseconds since the epoch, base 36,
+/// plus a counter so two streams started in the same millisecond differ.
+fn new_sid() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}{}", base36(ms), base36(n % 36))
+}
+
+fn base36(mut v: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(v % 36) as usize]);
+        v /= 36;
+        if v == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Live,
+    Grace { since: Instant },
+    Ended { since: Instant },
+}
+
+struct Control {
+    phase: Phase,
+    /// Increments with every publish so a stale grace timer does nothing.
+    generation: u64,
+    packager: Packager,
+    publisher_addr: Option<String>,
+    started_at: SystemTime,
+}
+
+/// One channel's live stream.
+pub struct Stream {
+    pub channel: String,
+    /// Names this stream's life in media URLs (see `http::hls`).
+    pub sid: String,
+    pub viewers: Arc<Viewers>,
+    pub broadcast: Arc<Broadcast>,
+    pub window: Arc<LiveWindow>,
+    pub stats: StreamStats,
+    control: Mutex<Control>,
+}
+
+impl Stream {
+    pub fn phase(&self) -> Phase {
+        self.control.lock().phase
+    }
+
+    pub fn started_at(&self) -> SystemTime {
+        self.control.lock().started_at
+    }
+
+    pub fn publisher_addr(&self) -> Option<String> {
+        self.control.lock().publisher_addr.clone()
+    }
+
+    pub fn tracks(&self) -> Option<Arc<Tracks>> {
+        self.broadcast.tracks()
+    }
+
+    /// Ends the stream: flush, ENDLIST, close consumers.
+    fn end_locked(&self, c: &mut Control) {
+        c.packager.flush();
+        self.window.end();
+        self.broadcast.close();
+        c.phase = Phase::Ended {
+            since: Instant::now(),
+        };
+        c.publisher_addr = None;
+    }
+}
+
+/// Why a publish was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PublishError {
+    #[error("channel {0} is already live")]
+    AlreadyLive(String),
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+/// All streams of this node.
+pub struct Registry {
+    config: StreamConfig,
+    streams: Mutex<HashMap<String, Arc<Stream>>>,
+    shutting_down: std::sync::atomic::AtomicBool,
+}
+
+impl Registry {
+    pub fn new(config: StreamConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            streams: Mutex::new(HashMap::new()),
+            shutting_down: false.into(),
+        })
+    }
+
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    pub fn get(&self, channel: &str) -> Option<Arc<Stream>> {
+        self.streams.lock().get(channel).cloned()
+    }
+
+    pub fn list(&self) -> Vec<Arc<Stream>> {
+        let mut v: Vec<_> = self.streams.lock().values().cloned().collect();
+        v.sort_by(|a, b| a.channel.cmp(&b.channel));
+        v
+    }
+
+    /// Starts publishing on `channel`.
+    pub fn start_publish(
+        self: &Arc<Self>,
+        channel: &str,
+        publisher_addr: String,
+    ) -> Result<Publisher, PublishError> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(PublishError::ShuttingDown);
+        }
+        let mut streams = self.streams.lock();
+        if let Some(existing) = streams.get(channel).cloned() {
+            let mut c = existing.control.lock();
+            match c.phase {
+                Phase::Live => return Err(PublishError::AlreadyLive(channel.to_owned())),
+                Phase::Grace { .. } => {
+                    c.packager.restart();
+                    c.phase = Phase::Live;
+                    c.generation += 1;
+                    c.publisher_addr = Some(publisher_addr);
+                    let generation = c.generation;
+                    drop(c);
+                    return Ok(Publisher::new(self.clone(), existing, generation));
+                }
+                Phase::Ended { .. } => {
+                    let next_msn = c.packager.next_msn();
+                    drop(c);
+                    let stream = self.new_stream(channel, next_msn, true, publisher_addr);
+                    streams.insert(channel.to_owned(), stream.clone());
+                    return Ok(Publisher::new(self.clone(), stream, 0));
+                }
+            }
+        }
+        let stream = self.new_stream(channel, 0, false, publisher_addr);
+        streams.insert(channel.to_owned(), stream.clone());
+        Ok(Publisher::new(self.clone(), stream, 0))
+    }
+
+    fn new_stream(
+        &self,
+        channel: &str,
+        first_msn: u64,
+        discontinuity: bool,
+        publisher_addr: String,
+    ) -> Arc<Stream> {
+        let p = &self.config.packager;
+        let window = LiveWindow::new(
+            self.config.window_segments,
+            p.part_target.as_secs_f64(),
+            p.segment_target.as_secs_f64(),
+        );
+        let packager = Packager::new(*p, window.clone(), first_msn, discontinuity);
+        Arc::new(Stream {
+            channel: channel.to_owned(),
+            sid: new_sid(),
+            viewers: Arc::default(),
+            broadcast: Broadcast::new(),
+            window,
+            stats: StreamStats::default(),
+            control: Mutex::new(Control {
+                phase: Phase::Live,
+                generation: 0,
+                packager,
+                publisher_addr: Some(publisher_addr),
+                started_at: SystemTime::now(),
+            }),
+        })
+    }
+
+    /// Ends streams whose grace ran out and forgets ended ones past retention. Called
+    /// periodically.
+    pub fn sweep(&self, now: Instant) {
+        let mut streams = self.streams.lock();
+        streams.retain(|_, s| {
+            let mut c = s.control.lock();
+            match c.phase {
+                Phase::Grace { since } if now.duration_since(since) >= self.config.unpublish_grace => {
+                    tracing::info!(channel = %s.channel, "publisher did not come back: stream ended");
+                    s.end_locked(&mut c);
+                    true
+                }
+                Phase::Ended { since } => now.duration_since(since) < self.config.ended_retention,
+                _ => true,
+            }
+        });
+    }
+
+    /// Updates each stream's measured bit rate and frame rate. Called about once a second.
+    pub fn measure(&self, now: Instant) {
+        for s in self.list() {
+            let st = &s.stats;
+            let bytes = st.ingest_bytes.load(Ordering::Relaxed);
+            let frames = st.video_frames.load(Ordering::Relaxed);
+            let mut last = st.last_sample.lock();
+            if let Some((t, b, f)) = *last {
+                let dt = now.duration_since(t).as_secs_f64();
+                if dt > 0.05 {
+                    st.ingest_bitrate
+                        .store(((bytes - b) as f64 * 8.0 / dt) as u64, Ordering::Relaxed);
+                    st.fps_milli.store(
+                        ((frames - f) as f64 * 1000.0 / dt) as u64,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
+            *last = Some((now, bytes, frames));
+        }
+    }
+
+    /// Shutdown: refuse new publishers and end every stream (playlists get ENDLIST).
+    pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+        for s in self.streams.lock().values() {
+            let mut c = s.control.lock();
+            if !matches!(c.phase, Phase::Ended { .. }) {
+                s.end_locked(&mut c);
+            }
+        }
+    }
+}
+
+/// The publishing side of a stream, owned by the ingest connection. Dropping it without
+/// [`Publisher::finish`] is an abrupt disconnect.
+pub struct Publisher {
+    registry: Arc<Registry>,
+    pub stream: Arc<Stream>,
+    generation: u64,
+    finished: bool,
+}
+
+impl Publisher {
+    fn new(registry: Arc<Registry>, stream: Arc<Stream>, generation: u64) -> Self {
+        Self {
+            registry,
+            stream,
+            generation,
+            finished: false,
+        }
+    }
+
+    /// Sequence headers changed.
+    pub fn set_tracks(&self, tracks: Tracks) {
+        let tracks = Arc::new(tracks);
+        {
+            let mut c = self.stream.control.lock();
+            if c.generation != self.generation || c.phase != Phase::Live {
+                return;
+            }
+            if let Err(e) = c.packager.set_tracks(tracks.clone()) {
+                tracing::warn!(channel = %self.stream.channel, error = %e, "unsupported tracks");
+            }
+        }
+        self.stream.broadcast.set_tracks((*tracks).clone());
+    }
+
+    /// A frame from the publisher.
+    pub fn push(&self, frame: Frame) {
+        match &frame {
+            Frame::Video(_) => self
+                .stream
+                .stats
+                .video_frames
+                .fetch_add(1, Ordering::Relaxed),
+            Frame::Audio(_) => self
+                .stream
+                .stats
+                .audio_frames
+                .fetch_add(1, Ordering::Relaxed),
+        };
+        {
+            let mut c = self.stream.control.lock();
+            if c.generation != self.generation || c.phase != Phase::Live {
+                return;
+            }
+            if let Err(e) = c.packager.push(frame.clone(), SystemTime::now()) {
+                tracing::warn!(channel = %self.stream.channel, error = %e, "packaging failed");
+            }
+        }
+        self.stream.broadcast.push(frame);
+    }
+
+    /// Clean end of publishing (FCUnpublish / deleteStream / closeStream).
+    pub fn finish(mut self) {
+        self.finished = true;
+        let mut c = self.stream.control.lock();
+        if c.generation == self.generation && c.phase == Phase::Live {
+            self.stream.end_locked(&mut c);
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut c = self.stream.control.lock();
+        if c.generation == self.generation && c.phase == Phase::Live {
+            if self.registry.shutting_down.load(Ordering::Relaxed)
+                || self.registry.config.unpublish_grace.is_zero()
+            {
+                self.stream.end_locked(&mut c);
+            } else {
+                c.packager.flush();
+                c.phase = Phase::Grace {
+                    since: Instant::now(),
+                };
+                c.publisher_addr = None;
+            }
+        }
+    }
+}

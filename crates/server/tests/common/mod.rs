@@ -1,0 +1,264 @@
+//! Shared harness for the end-to-end tests: an in-process node on loopback, real ffmpeg
+//! publishers and readers, and an independent LL-HLS playlist parser.
+#![allow(dead_code)]
+
+pub mod playlist;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use onair_server::Server;
+use onair_server::config::{ServeArgs, Settings};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    workspace().join("testdata").join(name)
+}
+
+/// The fixture pushed by most tests: 8 s of 320x240 H.264 High @25 fps (1 s GOP, B-frames)
+/// and stereo AAC-LC 44.1 kHz. 200 video frames.
+pub const LIVE_FIXTURE: &str = "live_h264_aac.flv";
+pub const LIVE_FIXTURE_VIDEO_FRAMES: i64 = 200;
+pub const LIVE_FIXTURE_GOP: i64 = 25;
+
+/// Settings for a test node: loopback, ephemeral ports, 1 s segments.
+pub fn test_settings(data_dir: &Path) -> Settings {
+    let mut s = ServeArgs {
+        rtmp_listen: Some("127.0.0.1:0".parse().unwrap()),
+        http_listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: Some(data_dir.to_path_buf()),
+        segment_duration: Some(1.0),
+        part_duration: Some(0.2),
+        window_segments: Some(30),
+        unpublish_grace: Some(3.0),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    s.log_json = false;
+    s
+}
+
+pub struct TestNode {
+    pub server: Option<Server>,
+    pub dir: tempfile::TempDir,
+    pub http: String,
+    pub rtmp: String,
+}
+
+impl TestNode {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let _ = tracing_subscriber_init();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = test_settings(dir.path());
+        tweak(&mut settings);
+        let server = Server::start(settings).await.unwrap();
+        let http = format!("http://{}", server.http_addr);
+        let rtmp = format!("rtmp://{}", server.rtmp_addr);
+        Self {
+            server: Some(server),
+            dir,
+            http,
+            rtmp,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.http, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+fn tracing_subscriber_init() -> Option<()> {
+    None
+}
+
+/// `ffmpeg -re -i FIXTURE -c copy -f flv rtmp://…/live/NAME` in the background.
+pub fn push(node: &TestNode, name: &str, fixture_name: &str) -> Child {
+    Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-i",
+        ])
+        .arg(fixture(fixture_name))
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("{}/live/{name}", node.rtmp))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg must be installed (the test command installs it)")
+}
+
+/// Waits for a child with a time limit; kills it when the limit passes.
+pub fn wait_child(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub async fn wait_child_async(child: Child, limit: Duration) -> Output {
+    tokio::task::spawn_blocking(move || wait_child(child, limit))
+        .await
+        .unwrap()
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+pub async fn get(url: &str) -> reqwest::Response {
+    client().get(url).send().await.unwrap()
+}
+
+pub async fn get_text(url: &str) -> (u16, String) {
+    let r = get(url).await;
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+/// Polls `url` until it answers 200, at most `limit`.
+pub async fn wait_ok(url: &str, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let (status, body) = get_text(url).await;
+        if status == 200 {
+            return body;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{url} did not become ready: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What ffprobe says about a URL or file: per stream (codec, width, height, packets read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub streams: Vec<ProbeStream>,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeStream {
+    pub codec_type: String,
+    pub codec_name: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub packets: i64,
+}
+
+impl Probe {
+    pub fn stream(&self, kind: &str) -> Option<&ProbeStream> {
+        self.streams.iter().find(|s| s.codec_type == kind)
+    }
+}
+
+/// Runs ffprobe counting packets (the whole input is read: a live input is read to its end).
+pub fn ffprobe(input: &str, limit: Duration) -> Probe {
+    let child = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-show_entries"])
+        .arg("stream=codec_type,codec_name,width,height,nb_read_packets")
+        .args(["-of", "json", input])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_child(child, limit);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let streams = json["streams"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| ProbeStream {
+                    codec_type: s["codec_type"].as_str().unwrap_or("").to_owned(),
+                    codec_name: s["codec_name"].as_str().unwrap_or("").to_owned(),
+                    width: s["width"].as_i64(),
+                    height: s["height"].as_i64(),
+                    packets: s["nb_read_packets"]
+                        .as_str()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(-1),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Probe {
+        streams,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Decodes an input fully with ffmpeg; returns (exit ok, stderr). `-xerror` makes any decoding
+/// error fatal.
+pub fn ffmpeg_decode(input: &str, limit: Duration) -> (bool, String) {
+    let child = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-xerror",
+            "-i",
+            input,
+            "-f",
+            "null",
+            "-",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_child(child, limit);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls a media playlist until it carries EXT-X-ENDLIST.
+pub async fn wait_endlist(url: &str, limit: Duration) -> playlist::MediaPlaylist {
+    let start = Instant::now();
+    loop {
+        let (status, text) = get_text(url).await;
+        if status == 200 {
+            let p = playlist::parse(&text);
+            if p.endlist {
+                return p;
+            }
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{url} never ended: {status} {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
