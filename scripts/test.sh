@@ -32,3 +32,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+log "fuzz targets build (cargo check; fuzzing itself: see fuzz/README.md)"
+cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
