@@ -61,7 +61,12 @@ pub struct Packager {
     ts_chunks: Vec<Bytes>,
     ts_open_msn: Option<u64>,
     anchor: Option<ClockAnchor>,
+    /// Arrival time of recent video frames by DTS, to measure frame-arrival → part-fetchable.
+    arrivals: std::collections::VecDeque<(i64, std::time::Instant)>,
 }
+
+/// Recent frame arrivals remembered for latency measurement.
+const MAX_ARRIVALS: usize = 1024;
 
 impl Packager {
     /// A packager whose first segment is `first_msn`; `discontinuity` marks that segment as
@@ -84,6 +89,7 @@ impl Packager {
             ts_chunks: Vec::new(),
             ts_open_msn: None,
             anchor: None,
+            arrivals: std::collections::VecDeque::new(),
         }
     }
 
@@ -140,6 +146,15 @@ impl Packager {
         let Some(segmenter) = self.segmenter.as_mut() else {
             return Ok(());
         };
+        if matches!(frame, Frame::Video(_))
+            || self.tracks.as_ref().is_some_and(|t| t.video.is_none())
+        {
+            if self.arrivals.len() >= MAX_ARRIVALS {
+                self.arrivals.pop_front();
+            }
+            self.arrivals
+                .push_back((frame.dts(), std::time::Instant::now()));
+        }
         let events = segmenter.push(frame);
         self.apply(events)
     }
@@ -209,10 +224,22 @@ impl Packager {
                 dts: part.start_dts,
             });
         }
+        let now = std::time::Instant::now();
+        // Latency of the part's first frame: from its arrival to the part being fetchable.
+        if let Some(first) = part.frames.first().map(Frame::dts) {
+            while self.arrivals.front().is_some_and(|(d, _)| *d < first) {
+                self.arrivals.pop_front();
+            }
+            if let Some((_, at)) = self.arrivals.front().filter(|(d, _)| *d == first) {
+                metrics::histogram!("onair_part_latency_seconds")
+                    .record(now.duration_since(*at).as_secs_f64());
+            }
+        }
         let data = PartData {
             duration: ticks_to_secs(part.end_dts - part.start_dts),
             independent: part.independent,
             data: Chunks::new(fragment.chunks),
+            published_at: now,
         };
         self.window.push_part(
             msn,

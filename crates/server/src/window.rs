@@ -38,6 +38,8 @@ pub struct PartData {
     pub duration: f64,
     pub independent: bool,
     pub data: Chunks,
+    /// When the part became fetchable (for latency metrics).
+    pub published_at: std::time::Instant,
 }
 
 /// One media segment: its parts (fMP4) and its MPEG-TS rendition.
@@ -123,6 +125,15 @@ impl WindowState {
             }
         }
         None
+    }
+
+    /// When the newest part became fetchable.
+    pub fn last_part_published(&self) -> Option<std::time::Instant> {
+        self.segments
+            .iter()
+            .rev()
+            .find_map(|s| s.parts.last())
+            .map(|p| p.published_at)
     }
 
     /// The last complete segment's MSN.
@@ -273,6 +284,7 @@ mod tests {
             duration: 0.2,
             independent: true,
             data: Chunks::new(vec![Bytes::from_static(b"xx")]),
+            published_at: std::time::Instant::now(),
         }
     }
 

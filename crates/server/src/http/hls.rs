@@ -147,6 +147,7 @@ async fn media_playlist(
         ));
     }
     let blocking = q.msn.is_some();
+    let mut waited = false;
     let mut rx = stream.window.subscribe();
     let deadline = Instant::now() + block_limit(state, stream);
     loop {
@@ -164,6 +165,11 @@ async fn media_playlist(
                 };
                 match decision {
                     Decision::Ready => {
+                        if waited && let Some(t) = w.last_part_published() {
+                            // How long after the awaited part closed the answer went out.
+                            metrics::histogram!("onair_hls_blocking_reload_delay_seconds")
+                                .record(t.elapsed().as_secs_f64());
+                        }
                         let text = match kind {
                             Kind::LlHls => playlists::llhls(&w, &stream.sid, q.skip.is_some()),
                             Kind::Ts => playlists::ts(&w, &stream.sid),
@@ -186,6 +192,7 @@ async fn media_playlist(
                 return Err(Problem::not_ready("the stream has not produced media yet"));
             }
         }
+        waited = true;
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}
             _ => {
