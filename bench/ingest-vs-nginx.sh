@@ -8,9 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-8}
 SECS=${2:-30}
-FIXTURE=testdata/live_h264_aac.flv
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# A realistic contribution stream, made here (not committed): 720p30 H.264 at ~3 Mbit/s with a
+# 2 s GOP and B-frames, AAC-LC 128 kbit/s stereo.
+FIXTURE="$WORK/input.flv"
+ffmpeg -hide_banner -loglevel error -nostdin -f lavfi -i testsrc2=size=1280x720:rate=30 \
+  -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 -c:v libx264 -preset veryfast \
+  -b:v 3M -maxrate 3M -bufsize 6M -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k -ac 2 \
+  -f flv "$FIXTURE"
 
 command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || {
   echo "installing nginx + libnginx-mod-rtmp"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx libnginx-mod-rtmp >/dev/null; }

@@ -136,3 +136,59 @@ fn gstreamer_rtmp2sink_publishes() {
     assert!(seen.avc_header, "{seen:?}");
     assert_eq!(seen.video, 50, "{seen:?}");
 }
+
+/// GStreamer's `rtmpsink` is built on librtmp, the library inside OBS. Debian's build sends the
+/// plain handshake (OBS's own build sends the FP9 digest one, which the test above covers from
+/// ffmpeg's side); the command exchange is librtmp's either way.
+#[test]
+fn librtmp_publishes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || serve_one(listener));
+    let pipeline = format!(
+        "videotestsrc num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 ! x264enc key-int-max=25 \
+         ! h264parse ! flvmux name=m streamable=true ! rtmpsink location=rtmp://127.0.0.1:{port}/live/obs"
+    );
+    let status = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(pipeline.split_whitespace())
+        .stdout(Stdio::null())
+        .status()
+        .expect("gst-launch-1.0 must be installed");
+    assert!(status.success());
+    let seen = server.join().unwrap();
+    assert!(seen.mode.is_some(), "{seen:?}");
+    assert_eq!(seen.publish, Some(("live".into(), "obs".into())));
+    assert!(seen.avc_header, "{seen:?}");
+    assert!(seen.video >= 49, "{seen:?}");
+}
+
+/// ffmpeg as a *player* verifies the server's side of the digest handshake (S1 digest keyed
+/// with the FMS key, S2 signed with a key derived from its own digest) before it sends any
+/// command; we then refuse the play, which proves the handshake was accepted.
+#[test]
+fn ffmpeg_player_accepts_our_digest_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || serve_one(listener));
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-rw_timeout", "5000000", "-i"])
+        .arg(format!("rtmp://127.0.0.1:{port}/live/x"))
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg must be installed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("validating failed") && !err.contains("Signature mismatch"),
+        "{err}"
+    );
+    assert!(
+        err.contains("RTMP playback is not offered"),
+        "ffmpeg never reached the play command: {err}"
+    );
+    let seen = server.join().unwrap();
+    assert!(
+        matches!(seen.mode, Some(HandshakeMode::Digest { .. })),
+        "{seen:?}"
+    );
+}
