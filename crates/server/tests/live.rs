@@ -189,6 +189,24 @@ async fn ffmpeg_push_plays_back_as_llhls_hls_and_flv() {
     };
     check_llhls_rules(&ended, false);
 
+    // Delta update: segments older than CAN-SKIP-UNTIL are replaced by EXT-X-SKIP.
+    let (status, delta) = get_text(&format!("{llhls}?_HLS_skip=YES")).await;
+    assert_eq!(status, 200);
+    let d = playlist::parse(&delta);
+    assert!(d.skipped_segments > 0, "{delta}");
+    assert_eq!(
+        d.skipped_segments + d.segments.len() as u64,
+        ended.segments.len() as u64
+    );
+    assert_eq!(
+        d.segments.last().map(|s| &s.uri),
+        ended.segments.last().map(|s| &s.uri)
+    );
+    assert_eq!(
+        d.map_uris, ended.map_uris,
+        "the delta update keeps EXT-X-MAP"
+    );
+
     // Multivariant playlist.
     let (status, mv) = get_text(&node.url("/live/e2e/index.m3u8")).await;
     assert_eq!(status, 200);

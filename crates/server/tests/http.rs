@@ -1,0 +1,179 @@
+//! HTTP delivery details: HTTP/2 (cleartext prior knowledge and over TLS), 503 before media,
+//! the RTMP connection cap, and the binary's SIGTERM handling.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+fn curl_http_version(args: &[&str], url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_in_clear_and_over_tls() {
+    let node = TestNode::start().await;
+    let url = node.url("/healthz");
+    let v =
+        tokio::task::spawn_blocking(move || curl_http_version(&["--http2-prior-knowledge"], &url))
+            .await
+            .unwrap();
+    assert_eq!(v, "2 200");
+    node.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let node = TestNode::start_with(|s| s.tls = Some((cert_path, key_path))).await;
+    let url = node.url("/healthz").replace("http://", "https://");
+    let u = url.clone();
+    let v = tokio::task::spawn_blocking(move || curl_http_version(&["-k", "--http2"], &u))
+        .await
+        .unwrap();
+    assert_eq!(v, "2 200", "HTTP/2 over TLS (ALPN h2)");
+    let v = tokio::task::spawn_blocking(move || curl_http_version(&["-k", "--http1.1"], &url))
+        .await
+        .unwrap();
+    assert_eq!(v, "1.1 200");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_without_media_yet_is_503_with_retry_after() {
+    let node = TestNode::start().await;
+    let registry = node.server.as_ref().unwrap().registry.clone();
+    let publisher = registry
+        .start_publish("quiet", "127.0.0.1:1".into())
+        .unwrap();
+    for path in [
+        "/live/quiet/llhls.m3u8",
+        "/live/quiet/index.m3u8",
+        "/live/quiet/ts/index.m3u8",
+        "/live/quiet.flv",
+    ] {
+        let r = get(&node.url(path)).await;
+        assert_eq!(r.status(), 503, "{path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        assert!(r.headers().get("retry-after").is_some(), "{path}");
+    }
+    publisher.finish();
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmp_connections_beyond_the_cap_are_refused() {
+    let node = TestNode::start_with(|s| s.max_rtmp_connections = 3).await;
+    let addr = node.server.as_ref().unwrap().rtmp_addr;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let mut b = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(3), extra.read(&mut b)).await;
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "the fourth connection must be closed at once"
+    );
+    // The held ones are still open (the handshake timeout has not passed).
+    let r = tokio::time::timeout(Duration::from_millis(300), held[0].read(&mut b)).await;
+    assert!(r.is_err(), "a connection within the cap was closed");
+    drop(held);
+    node.stop().await;
+}
+
+#[test]
+fn sigterm_stops_the_binary_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onair"))
+        .args([
+            "serve",
+            "--rtmp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut rtmp = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(i) = line.find("rtmp://") {
+            let rest = &line[i..];
+            rtmp = Some(rest.split("/live").next().unwrap().to_owned());
+        }
+        if line.contains("Live streams:") {
+            break;
+        }
+    }
+    let rtmp = rtmp.expect("the binary prints its RTMP address");
+    let publisher = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+        ])
+        .arg(fixture(LIVE_FIXTURE))
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("{rtmp}/live/term"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let start = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_child(child, Duration::from_secs(10));
+    assert!(
+        out.status.success(),
+        "onair did not exit cleanly on SIGTERM: {:?}",
+        out.status
+    );
+    assert!(start.elapsed() < Duration::from_secs(8));
+    // The publisher lost its connection and gave up.
+    let p = wait_child(publisher, Duration::from_secs(10));
+    assert!(
+        p.status.code().is_some(),
+        "ffmpeg kept running after the server stopped"
+    );
+}
