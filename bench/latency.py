@@ -58,11 +58,18 @@ def main():
         waits, fetches = [], []
         end = time.time() + SECS
         while time.time() < end:
-            hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="[^"]*/part/(\d+)\.(\d+)\.m4s"', text)
+            hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', text)
             if not hint:
                 break
-            msn, part = hint.group(1), hint.group(2)
-            uri = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', text).group(1)
+            uri = hint.group(1)
+            # The hinted part's (MSN, index) for the blocking request: after the last segment
+            # listed, one past the trailing parts.
+            seq0 = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1))
+            lines = text.splitlines()
+            segs = sum(1 for l in lines if l.startswith("#EXTINF"))
+            last_inf = max((i for i, l in enumerate(lines) if l.startswith("#EXTINF")), default=-1)
+            trailing = sum(1 for l in lines[last_inf + 1:] if l.startswith("#EXT-X-PART:"))
+            msn, part = seq0 + segs, trailing
             # As hls.js does: the blocking playlist request and the hinted part, in parallel.
             result = {}
 

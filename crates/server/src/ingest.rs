@@ -22,8 +22,10 @@ use crate::stream::{PublishError, Publisher, Registry};
 
 /// RTMP connections served at once; more are refused at accept.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
-/// Socket read buffer; each read is handed to the session as one `Bytes`.
-const READ_CHUNK: usize = 64 * 1024;
+/// Socket reads go into blocks of this size; message payloads are slices of them.
+const READ_BLOCK: usize = 64 * 1024;
+/// A new block is taken when less than this is left in the current one.
+const MIN_READ_SPACE: usize = 8 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -106,7 +108,11 @@ impl Ingest {
             let deadline = session.poll_timeout();
             // Read straight into the session's buffer: payload slices are taken from it.
             let buf = session.input_buffer();
-            buf.reserve(READ_CHUNK);
+            // Fill each block before taking another: frames hold slices of these blocks for as
+            // long as the live window keeps them.
+            if buf.capacity() - buf.len() < MIN_READ_SPACE {
+                buf.reserve(READ_BLOCK);
+            }
             let read = async {
                 match deadline {
                     Some(d) => tokio::time::timeout_at(d.into(), socket.read_buf(buf))

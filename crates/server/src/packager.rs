@@ -61,6 +61,8 @@ pub struct Packager {
     ts_chunks: Vec<Bytes>,
     ts_open_msn: Option<u64>,
     anchor: Option<ClockAnchor>,
+    /// Sequence number of the next part (continues across reconnects within the same window).
+    next_part_seq: u64,
     /// Arrival time of recent video frames by DTS, to measure frame-arrival → part-fetchable.
     arrivals: std::collections::VecDeque<(i64, std::time::Instant)>,
 }
@@ -90,6 +92,7 @@ impl Packager {
             ts_open_msn: None,
             anchor: None,
             arrivals: std::collections::VecDeque::new(),
+            next_part_seq: 0,
         }
     }
 
@@ -235,7 +238,10 @@ impl Packager {
                     .record(now.duration_since(*at).as_secs_f64());
             }
         }
+        let seq = self.next_part_seq;
+        self.next_part_seq += 1;
         let data = PartData {
+            seq,
             duration: ticks_to_secs(part.end_dts - part.start_dts),
             independent: part.independent,
             data: Chunks::new(fragment.chunks),

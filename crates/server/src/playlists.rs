@@ -14,8 +14,8 @@ const PART_HOLD_BACK_PARTS: f64 = 3.0;
 /// CAN-SKIP-UNTIL in target durations (§4.4.3.8: at least six).
 const SKIP_UNTIL_TARGETS: f64 = 6.0;
 
-fn part_uri(sid: &str, msn: u64, i: usize) -> String {
-    format!("{sid}/part/{msn}.{i}.m4s")
+fn part_uri(sid: &str, seq: u64) -> String {
+    format!("{sid}/part/{seq}.m4s")
 }
 
 fn init_uri(sid: &str, id: u32) -> String {
@@ -25,9 +25,8 @@ fn init_uri(sid: &str, id: u32) -> String {
 fn parts(sid: &str, s: &SegmentData) -> Vec<PartEntry> {
     s.parts
         .iter()
-        .enumerate()
-        .map(|(i, p)| PartEntry {
-            uri: part_uri(sid, s.msn, i),
+        .map(|p| PartEntry {
+            uri: part_uri(sid, p.seq),
             duration: p.duration,
             independent: p.independent,
         })
@@ -70,11 +69,10 @@ pub fn llhls(w: &WindowState, sid: &str, skip: bool) -> String {
             }
         }
     }
-    if !w.ended
-        && let Some(edge) = live_edge(w)
-    {
+    if !w.ended {
+        let next = w.last_part_seq().map_or(0, |s| s + 1);
         p.preload_hint = Some(PreloadHint {
-            uri: part_uri(sid, edge.current_msn, edge.current_parts as usize),
+            uri: part_uri(sid, next),
         });
     }
     p.render(&RenderOptions {

@@ -34,6 +34,8 @@ impl Chunks {
 /// One LL-HLS partial segment.
 #[derive(Clone, Debug)]
 pub struct PartData {
+    /// Sequence number of the part within the stream (all segments).
+    pub seq: u64,
     /// Duration in seconds.
     pub duration: f64,
     pub independent: bool,
@@ -125,6 +127,30 @@ impl WindowState {
             }
         }
         None
+    }
+
+    /// The part with sequence number `seq`, if still in the window.
+    pub fn part(&self, seq: u64) -> Option<&PartData> {
+        // Segments are in order and so are their parts: find the segment from the back.
+        for s in self.segments.iter().rev() {
+            let first = s.parts.first()?.seq;
+            if seq >= first {
+                return s
+                    .parts
+                    .get(usize::try_from(seq - first).ok()?)
+                    .map(|p| &**p);
+            }
+        }
+        None
+    }
+
+    /// Sequence number of the newest part.
+    pub fn last_part_seq(&self) -> Option<u64> {
+        self.segments
+            .iter()
+            .rev()
+            .find_map(|s| s.parts.last())
+            .map(|p| p.seq)
     }
 
     /// When the newest part became fetchable.
@@ -281,6 +307,7 @@ mod tests {
 
     fn part() -> PartData {
         PartData {
+            seq: 0,
             duration: 0.2,
             independent: true,
             data: Chunks::new(vec![Bytes::from_static(b"xx")]),

@@ -414,13 +414,9 @@ async fn http_errors_content_types_cors_and_head() {
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     // Unknown part far away: 404, not a hang.
-    let part = p
-        .segments
-        .first()
-        .map(|s| s.uri.replace("/seg/", "/part/").replace(".m4s", ".999.m4s"));
-    if let Some(part) = part {
-        assert_eq!(get(&resolve(&llhls, &part)).await.status(), 404);
-    }
+    let sid = p.map_uris[0].split('/').next().unwrap().to_owned();
+    let far = resolve(&llhls, &format!("{sid}/part/999999.m4s"));
+    assert_eq!(get(&far).await.status(), 404);
     let ts = wait_ok(&node.url("/live/h/ts/index.m3u8"), Duration::from_secs(10)).await;
     let tsp = playlist::parse(&ts);
     let seg = resolve(&node.url("/live/h/ts/index.m3u8"), &tsp.segments[0].uri);
@@ -467,4 +463,60 @@ async fn shutdown_ends_playlists_and_releases_waiters() {
     // The publisher's connection was closed.
     let out = wait_child_async(publisher, Duration::from_secs(10)).await;
     assert!(out.status.code().is_some());
+}
+
+/// A client that follows the preload hint part after part, across segment boundaries, never
+/// gets a 404: the hinted part always comes to exist (parts are numbered across segments).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_preload_hints_never_hits_a_missing_part() {
+    let node = TestNode::start().await;
+    let publisher = push(&node, "hint", LIVE_FIXTURE);
+    let llhls = node.url("/live/hint/llhls.m3u8");
+    wait_ok(&llhls, Duration::from_secs(15)).await;
+    let mut followed = 0;
+    let mut segments_seen = std::collections::HashSet::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(4) {
+        let p = playlist::parse(&get_text(&llhls).await.1);
+        let Some(hint) = p.preload_hint.clone() else {
+            break;
+        };
+        segments_seen.insert(p.next_msn());
+        let r = get(&resolve(&llhls, &hint["URI"])).await;
+        assert_eq!(
+            r.status(),
+            200,
+            "hinted part {} after {followed} parts",
+            hint["URI"]
+        );
+        followed += 1;
+    }
+    assert!(followed >= 10, "followed only {followed} parts");
+    assert!(
+        segments_seen.len() >= 3,
+        "the test must cross segment boundaries"
+    );
+    let _ = wait_child_async(publisher, LIMIT).await;
+    node.stop().await;
+}
+
+/// A player holding the preload-hinted part while the publisher drops and comes back gets that
+/// part from the resumed stream, not a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preload_hint_survives_a_publisher_reconnect() {
+    let node = TestNode::start_with(|s| s.unpublish_grace = Duration::from_secs(10)).await;
+    let mut first = push(&node, "hold", LIVE_FIXTURE);
+    let llhls = node.url("/live/hold/llhls.m3u8");
+    wait_ok(&llhls, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let p = playlist::parse(&get_text(&llhls).await.1);
+    first.kill().unwrap();
+    let _ = first.wait();
+    let hinted = resolve(&llhls, &p.preload_hint.unwrap()["URI"]);
+    let held = tokio::spawn(async move { get(&hinted).await.status() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = push(&node, "hold", LIVE_FIXTURE);
+    assert_eq!(held.await.unwrap(), 200);
+    let _ = wait_child_async(second, LIMIT).await;
+    node.stop().await;
 }

@@ -3,7 +3,8 @@
 //!
 //! URL layout under `/live/{channel}/`:
 //! * `index.m3u8` multivariant playlist, `llhls.m3u8` LL-HLS media playlist (CMAF fMP4);
-//! * `{sid}/init/{id}.mp4`, `{sid}/seg/{msn}.m4s`, `{sid}/part/{msn}.{part}.m4s` — `sid` names
+//! * `{sid}/init/{id}.mp4`, `{sid}/seg/{msn}.m4s`, `{sid}/part/{seq}.m4s` (`seq` counts parts
+//!   across segments, so a preload hint always names a part that will exist) — `sid` names
 //!   one stream's life, so a URL is never reused for other bytes and CDNs may cache these
 //!   objects for a year;
 //! * `ts/index.m3u8` classic HLS media playlist, `ts/{sid}/{msn}.ts` its MPEG-TS segments.
@@ -70,19 +71,8 @@ async fn dispatch(
         }
         [sid, "part", file] => {
             check_sid(&stream, sid)?;
-            let name = file
-                .strip_suffix(".m4s")
-                .ok_or_else(|| Problem::not_found("no such part"))?;
-            let (msn, part) = name
-                .split_once('.')
-                .ok_or_else(|| Problem::not_found("no such part"))?;
-            let msn = msn
-                .parse()
-                .map_err(|_| Problem::not_found("no such part"))?;
-            let part = part
-                .parse()
-                .map_err(|_| Problem::not_found("no such part"))?;
-            let data = wait_for(&state, &stream, |w| part_state(w, msn, part)).await?;
+            let seq = parse_name(file, ".m4s")?;
+            let data = wait_for(&state, &stream, |w| part_state(w, seq)).await?;
             Ok(media_response(MP4_TYPE, data))
         }
         [sid, "seg", file] => {
@@ -226,35 +216,18 @@ enum Lookup {
     Gone,
 }
 
-fn part_state(w: &WindowState, msn: u64, part: u32) -> Lookup {
-    if let Some(seg) = w.segment(msn) {
-        if let Some(p) = seg.parts.get(part as usize) {
-            return Lookup::Found(p.data.clone());
-        }
-        return if seg.is_complete() || w.ended {
-            Lookup::Gone
-        } else {
-            pending_if_near(w, msn)
-        };
+/// Parts are named by their sequence number in the stream, so the preload-hinted next part
+/// always exists once it closes, whichever segment it lands in. The hinted part (and the one
+/// after, for a client that is slightly ahead) is held; anything else missing is not found.
+fn part_state(w: &WindowState, seq: u64) -> Lookup {
+    if let Some(p) = w.part(seq) {
+        return Lookup::Found(p.data.clone());
     }
-    if w.ended {
-        return Lookup::Gone;
-    }
-    pending_if_near(w, msn)
-}
-
-/// A request for the part after the live edge (the preload hint) or the segment being written
-/// is held; anything further ahead or behind the window is not found.
-fn pending_if_near(w: &WindowState, msn: u64) -> Lookup {
-    let next = match w.segments.back() {
-        Some(last) if last.is_complete() => last.msn + 1,
-        Some(last) => last.msn,
-        None => return Lookup::Pending,
-    };
-    if msn == next || msn == next + 1 {
-        Lookup::Pending
-    } else {
-        Lookup::Gone
+    match w.last_part_seq() {
+        _ if w.ended => Lookup::Gone,
+        Some(last) if seq > last && seq <= last + 2 => Lookup::Pending,
+        None if seq <= 1 => Lookup::Pending,
+        _ => Lookup::Gone,
     }
 }
 
