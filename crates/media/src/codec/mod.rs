@@ -150,3 +150,80 @@ impl Tracks {
         v.join(",")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn aac_configs() {
+        // AAC-LC, 44.1 kHz (index 4), stereo.
+        let c = AacConfig::parse(Bytes::from_static(&[0x12, 0x10])).unwrap();
+        assert_eq!(
+            (c.object_type, c.sample_rate, c.channel_config),
+            (2, 44100, 2)
+        );
+        assert_eq!(c.codecs(), "mp4a.40.2");
+        // ADTS: sync word, MPEG-4, no CRC, frame length 7 + 100.
+        let h = c.adts_header(100).unwrap();
+        assert_eq!(&h[..2], &[0xFF, 0xF1]);
+        let len = (usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
+        assert_eq!(len, 107);
+        // Explicit frequency (index 15, 24-bit value).
+        let e = AacConfig::parse(Bytes::from_static(&[0x17, 0x80, 0x5D, 0xC0, 0x10])).unwrap();
+        assert_eq!(
+            (e.sample_rate_index, e.sample_rate, e.channel_config),
+            (15, 48000, 2)
+        );
+        assert!(
+            e.adts_header(10).is_err(),
+            "ADTS cannot signal an explicit frequency"
+        );
+        assert!(
+            AacConfig::parse(Bytes::from_static(&[0x16, 0x80])).is_err(),
+            "reserved index 13"
+        );
+    }
+
+    #[test]
+    fn hevc_codecs_string_follows_annex_e() {
+        let c = HevcConfig {
+            record: Bytes::new(),
+            vps: vec![],
+            sps: vec![],
+            pps: vec![],
+            nal_length_size: 4,
+            general_profile_space: 0,
+            general_tier_flag: false,
+            general_profile_idc: 1,
+            general_profile_compatibility_flags: 0x6000_0000,
+            general_constraint_indicator_flags: 0xB000_0000_0000,
+            general_level_idc: 93,
+            width: 1920,
+            height: 1080,
+        };
+        assert_eq!(c.codecs(), "hvc1.1.6.L93.B0");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_records_never_panic(data in prop::collection::vec(any::<u8>(), 0..128)) {
+            let b = Bytes::from(data);
+            let _ = AvcConfig::parse(b.clone());
+            let _ = HevcConfig::parse(b.clone());
+            if let Ok(a) = AacConfig::parse(b) {
+                let _ = a.adts_header(10);
+            }
+        }
+
+        #[test]
+        fn avc_records_with_random_sps_never_panic(sps in prop::collection::vec(any::<u8>(), 1..64)) {
+            let mut r = vec![1, 100, 0, 30, 0xFF, 0xE1];
+            r.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+            r.extend_from_slice(&sps);
+            r.extend_from_slice(&[0]);
+            let _ = AvcConfig::parse(Bytes::from(r));
+        }
+    }
+}

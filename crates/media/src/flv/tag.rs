@@ -202,3 +202,175 @@ pub fn video_config_from(codec: VideoCodec, record: Bytes) -> Result<VideoConfig
         VideoCodec::Vp9 => Err(FlvError::UnsupportedFourCc(*b"vp09")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn b(v: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(v)
+    }
+
+    #[test]
+    fn legacy_avc_tags() {
+        let seq = parse_video_tag(b(&[0x17, 0, 0, 0, 0, 1, 2, 3])).unwrap();
+        assert_eq!(
+            seq,
+            VideoTag::SequenceHeader {
+                codec: VideoCodec::Avc,
+                record: b(&[1, 2, 3])
+            }
+        );
+        // Inter frame with a negative composition time (SI24 -2).
+        let f = parse_video_tag(b(&[0x27, 1, 0xFF, 0xFF, 0xFE, 9, 9])).unwrap();
+        assert_eq!(
+            f,
+            VideoTag::Frame {
+                codec: VideoCodec::Avc,
+                keyframe: false,
+                cts_ms: -2,
+                data: b(&[9, 9])
+            }
+        );
+        assert_eq!(
+            parse_video_tag(b(&[0x17, 2, 0, 0, 0])).unwrap(),
+            VideoTag::EndOfSequence {
+                codec: VideoCodec::Avc
+            }
+        );
+        // Command frame (FrameType 5) carries no picture.
+        assert_eq!(parse_video_tag(b(&[0x57, 0])).unwrap(), VideoTag::Ignored);
+        // HEVC under the legacy codec id 12.
+        let h = parse_video_tag(b(&[0x1C, 1, 0, 0, 40, 7])).unwrap();
+        assert_eq!(
+            h,
+            VideoTag::Frame {
+                codec: VideoCodec::Hevc,
+                keyframe: true,
+                cts_ms: 40,
+                data: b(&[7])
+            }
+        );
+        assert_eq!(
+            parse_video_tag(b(&[0x12, 0])),
+            Err(FlvError::UnsupportedVideoCodec(2))
+        );
+        assert_eq!(
+            parse_video_tag(b(&[0x17, 1])),
+            Err(FlvError::Truncated("AVCVIDEOPACKET header"))
+        );
+    }
+
+    #[test]
+    fn enhanced_rtmp_video_tags() {
+        // [IsExHeader=1][FrameType=1][PacketType=0 SequenceStart] "hvc1" record
+        let seq = parse_video_tag(b(&[0x90, b'h', b'v', b'c', b'1', 0xAA])).unwrap();
+        assert_eq!(
+            seq,
+            VideoTag::SequenceHeader {
+                codec: VideoCodec::Hevc,
+                record: b(&[0xAA])
+            }
+        );
+        // CodedFrames (1) has SI24 composition time.
+        let f = parse_video_tag(b(&[0xA1, b'h', b'v', b'c', b'1', 0, 0, 80, 5])).unwrap();
+        assert_eq!(
+            f,
+            VideoTag::Frame {
+                codec: VideoCodec::Hevc,
+                keyframe: false,
+                cts_ms: 80,
+                data: b(&[5])
+            }
+        );
+        // CodedFramesX (3): composition time is zero and absent.
+        let x = parse_video_tag(b(&[0x93, b'a', b'v', b'c', b'1', 5, 6])).unwrap();
+        assert_eq!(
+            x,
+            VideoTag::Frame {
+                codec: VideoCodec::Avc,
+                keyframe: true,
+                cts_ms: 0,
+                data: b(&[5, 6])
+            }
+        );
+        // AV1 coded frames have no composition time field.
+        let a = parse_video_tag(b(&[0x91, b'a', b'v', b'0', b'1', 7])).unwrap();
+        assert_eq!(
+            a,
+            VideoTag::Frame {
+                codec: VideoCodec::Av1,
+                keyframe: true,
+                cts_ms: 0,
+                data: b(&[7])
+            }
+        );
+        assert_eq!(
+            parse_video_tag(b(&[0x92, b'h', b'v', b'c', b'1'])).unwrap(),
+            VideoTag::EndOfSequence {
+                codec: VideoCodec::Hevc
+            }
+        );
+        // Metadata (4), multitrack (6) and command frames are skipped.
+        assert_eq!(
+            parse_video_tag(b(&[0x94, b'h', b'v', b'c', b'1', 2])).unwrap(),
+            VideoTag::Ignored
+        );
+        assert_eq!(
+            parse_video_tag(b(&[0xD1, b'h', b'v', b'c', b'1'])).unwrap(),
+            VideoTag::Ignored
+        );
+        assert_eq!(
+            parse_video_tag(b(&[0x91, b'x', b'y', b'z', b'w'])),
+            Err(FlvError::UnsupportedFourCc(*b"xyzw"))
+        );
+        assert!(video_config_from(VideoCodec::Av1, Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn audio_tags() {
+        assert_eq!(
+            parse_audio_tag(b(&[0xAF, 0, 0x12, 0x10])).unwrap(),
+            AudioTag::AacSequenceHeader {
+                asc: b(&[0x12, 0x10])
+            }
+        );
+        assert_eq!(
+            parse_audio_tag(b(&[0xAF, 1, 9])).unwrap(),
+            AudioTag::AacRaw { data: b(&[9]) }
+        );
+        assert_eq!(
+            parse_audio_tag(b(&[0x2F, 1])).unwrap(),
+            AudioTag::Other { sound_format: 2 }
+        );
+        // Enhanced RTMP v2 ExAudioTagHeader with FourCC mp4a.
+        assert_eq!(
+            parse_audio_tag(b(&[0x90, b'm', b'p', b'4', b'a', 0x12, 0x10])).unwrap(),
+            AudioTag::AacSequenceHeader {
+                asc: b(&[0x12, 0x10])
+            }
+        );
+        assert_eq!(
+            parse_audio_tag(b(&[0x91, b'm', b'p', b'4', b'a', 3])).unwrap(),
+            AudioTag::AacRaw { data: b(&[3]) }
+        );
+        assert_eq!(
+            parse_audio_tag(b(&[0x91, b'O', b'p', b'u', b's', 3])).unwrap(),
+            AudioTag::Other { sound_format: 9 }
+        );
+        assert!(parse_audio_tag(Bytes::new()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_tags_never_panic(data in prop::collection::vec(any::<u8>(), 0..64)) {
+            let body = Bytes::from(data);
+            if let Ok(VideoTag::SequenceHeader { codec, record }) = parse_video_tag(body.clone()) {
+                let _ = video_config_from(codec, record);
+            }
+            let _ = parse_audio_tag(body.clone());
+            let _ = crate::flv::demux(body);
+        }
+    }
+}
