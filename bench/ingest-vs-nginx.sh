@@ -22,11 +22,12 @@ command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] 
   echo "installing nginx + libnginx-mod-rtmp"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx libnginx-mod-rtmp >/dev/null; }
 cargo build --release -q -p onair-server
 
-cpu_seconds() { # utime+stime of a pid and its children that were waited for, in seconds
-  awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15+$16+$17)/hz}' "/proc/$1/stat"
+cpu_ticks() { # "user system" clock ticks of a pid
+  awk '{print $14, $15}' "/proc/$1/stat"
 }
+HZ=$(getconf CLK_TCK)
 
-run_publishers() { # $1 = rtmp base url; prints bytes sent in total
+run_publishers() { # $1 = rtmp base url
   local pids=()
   for i in $(seq 1 "$N"); do
     ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$FIXTURE" -t "$SECS" \
@@ -39,17 +40,23 @@ run_publishers() { # $1 = rtmp base url; prints bytes sent in total
 fixture_rate=$(ffprobe -v error -show_entries format=bit_rate -of csv=p=0 "$FIXTURE")
 bytes=$(( fixture_rate / 8 * SECS * N ))
 
-# --- OnAir ---
-./target/release/onair serve --rtmp-listen 127.0.0.1:19350 --http-listen 127.0.0.1:18080 \
-  --data-dir "$WORK/onair" >"$WORK/onair.log" 2>&1 &
-ONAIR=$!
-sleep 1
-c0=$(cpu_seconds $ONAIR)
-run_publishers rtmp://127.0.0.1:19350/live
-c1=$(cpu_seconds $ONAIR)
-kill $ONAIR; wait $ONAIR 2>/dev/null || true
+measure() { # $1 = pid, $2 = rtmp url; prints "user_s sys_s"
+  local a b
+  a=$(cpu_ticks "$1")
+  run_publishers "$2"
+  b=$(cpu_ticks "$1")
+  echo "$a $b" | awk -v hz="$HZ" '{printf "%.2f %.2f\n", ($3-$1)/hz, ($4-$2)/hz}'
+}
 
-# --- nginx-rtmp (hls on) ---
+onair_round() {
+  ./target/release/onair serve --rtmp-listen 127.0.0.1:19350 --http-listen 127.0.0.1:18080 \
+    --data-dir "$WORK/onair" >"$WORK/onair.log" 2>&1 &
+  local pid=$!
+  sleep 1
+  measure $pid rtmp://127.0.0.1:19350/live
+  kill $pid; wait $pid 2>/dev/null || true
+}
+
 mkdir -p "$WORK/nginx/hls" "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
@@ -60,18 +67,30 @@ error_log $WORK/nginx/logs/error.log;
 events { worker_connections 1024; }
 rtmp { server { listen 127.0.0.1:19351; application live { live on; hls on; hls_path $WORK/nginx/hls; hls_fragment 2s; } } }
 CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-NGINX=$!
-sleep 1
-WORKER=$(pgrep -P $NGINX | head -1)
-n0=$(cpu_seconds "$WORKER")
-run_publishers rtmp://127.0.0.1:19351/live
-n1=$(cpu_seconds "$WORKER")
-kill $NGINX; wait $NGINX 2>/dev/null || true
 
+nginx_round() {
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+  local master=$!
+  sleep 1
+  measure "$(pgrep -P $master | head -1)" rtmp://127.0.0.1:19351/live
+  kill $master; wait $master 2>/dev/null || true
+}
+
+# Alternate the servers so drift on a shared machine hits both alike; report each round and
+# the median of the totals.
+ROUNDS=${ROUNDS:-3}
 gb=$(awk -v b="$bytes" 'BEGIN{print b/1e9}')
-awk -v o="$(echo "$c1 - $c0" | bc -l)" -v n="$(echo "$n1 - $n0" | bc -l)" -v gb="$gb" -v N="$N" -v S="$SECS" 'BEGIN{
-  printf "publishers=%d seconds=%d ingested=%.3f GB\n", N, S, gb;
-  printf "onair:       %.2f CPU s  -> %.1f CPU s/GB  (LL-HLS fMP4 + HLS TS + hub)\n", o, o/gb;
-  printf "nginx-rtmp:  %.2f CPU s  -> %.1f CPU s/GB  (hls on)\n", n, n/gb;
+echo "publishers=$N seconds=$SECS rounds=$ROUNDS ingested per run=$gb GB (estimated from the input bit rate)"
+: >"$WORK/onair.txt"; : >"$WORK/nginx.txt"
+for r in $(seq 1 "$ROUNDS"); do
+  o=$(onair_round); n=$(nginx_round)
+  echo "round $r: onair user/sys $o s   nginx-rtmp user/sys $n s"
+  echo "$o" >>"$WORK/onair.txt"; echo "$n" >>"$WORK/nginx.txt"
+done
+median() { awk '{print $1+$2}' "$1" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+mo=$(median "$WORK/onair.txt"); mn=$(median "$WORK/nginx.txt")
+awk -v o="$mo" -v n="$mn" -v gb="$gb" 'BEGIN{
+  printf "median onair:      %.2f CPU s -> %.1f CPU s/GB (LL-HLS fMP4 + HLS TS + hub)\n", o, o/gb;
+  printf "median nginx-rtmp: %.2f CPU s -> %.1f CPU s/GB (hls on)\n", n, n/gb;
+  printf "ratio onair/nginx: %.2f\n", o/n;
 }'

@@ -6,8 +6,6 @@
 //! input. A message that fits in one chunk is a zero-copy slice of the input buffer; a message
 //! spread over several chunks is assembled with one copy.
 
-use std::collections::HashMap;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Chunk size before any Set Chunk Size (§5.4.1).
@@ -67,7 +65,9 @@ struct ChunkStream {
 #[derive(Debug)]
 pub struct ChunkReader {
     chunk_size: u32,
-    streams: HashMap<u32, ChunkStream>,
+    /// Chunk stream states by id; a short list (clients use 3–6 ids), searched linearly —
+    /// cheaper per chunk than hashing.
+    streams: Vec<(u32, ChunkStream)>,
     partial_bytes: usize,
 }
 
@@ -75,7 +75,7 @@ impl Default for ChunkReader {
     fn default() -> Self {
         Self {
             chunk_size: DEFAULT_CHUNK_SIZE,
-            streams: HashMap::new(),
+            streams: Vec::new(),
             partial_bytes: 0,
         }
     }
@@ -101,7 +101,7 @@ impl ChunkReader {
 
     /// Applies a peer's Abort Message: drops the partial message on `csid`.
     pub fn abort(&mut self, csid: u32) {
-        if let Some(s) = self.streams.get_mut(&csid) {
+        if let Some((_, s)) = self.streams.iter_mut().find(|(id, _)| *id == csid) {
             self.partial_bytes -= s.received;
             s.pieces.clear();
             s.received = 0;
@@ -141,11 +141,18 @@ impl ChunkReader {
         if b.len() < pos + header_len {
             return Ok(Step::Incomplete);
         }
-        if !self.streams.contains_key(&csid) && self.streams.len() >= MAX_CHUNK_STREAMS {
-            return Err(ChunkError::TooManyChunkStreams);
-        }
+        let index = match self.streams.iter().position(|(id, _)| *id == csid) {
+            Some(i) => i,
+            None if self.streams.len() >= MAX_CHUNK_STREAMS => {
+                return Err(ChunkError::TooManyChunkStreams);
+            }
+            None => {
+                self.streams.push((csid, ChunkStream::default()));
+                self.streams.len() - 1
+            }
+        };
         let chunk_size = self.chunk_size as usize;
-        let state = self.streams.entry(csid).or_default();
+        let state = &mut self.streams[index].1;
         let h = &b[pos..pos + header_len];
         let be24 = |x: &[u8]| u32::from(x[0]) << 16 | u32::from(x[1]) << 8 | u32::from(x[2]);
         let ts_field = if fmt < 3 {

@@ -114,15 +114,15 @@ impl Server {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let ingest = Arc::new(Ingest {
-            registry: registry.clone(),
+        let ingest = Arc::new(Ingest::new(
+            registry.clone(),
             authorizer,
-            config: IngestConfig {
+            IngestConfig {
                 max_connections: settings.max_rtmp_connections,
                 handshake_timeout: settings.rtmp_handshake_timeout,
                 idle_timeout: settings.rtmp_idle_timeout,
             },
-        });
+        ));
         tasks.spawn(ingest.serve(rtmp, shutdown.clone()));
 
         let state = AppState {

@@ -135,14 +135,14 @@ impl Packager {
     }
 
     /// Adds a frame.
-    pub fn push(&mut self, frame: Frame, now: SystemTime) -> Result<(), PackagerError> {
+    pub fn push(&mut self, frame: Frame) -> Result<(), PackagerError> {
         if self.muxers.is_none() {
             // No sequence header yet: nothing can be packaged.
             return Ok(());
         }
         if self.anchor.is_none() {
             self.anchor = Some(ClockAnchor {
-                wall: now,
+                wall: SystemTime::now(),
                 dts: frame.dts(),
             });
         }

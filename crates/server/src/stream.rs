@@ -361,7 +361,7 @@ impl Publisher {
             if c.generation != self.generation || c.phase != Phase::Live {
                 return;
             }
-            if let Err(e) = c.packager.push(frame.clone(), SystemTime::now()) {
+            if let Err(e) = c.packager.push(frame.clone()) {
                 tracing::warn!(channel = %self.stream.channel, error = %e, "packaging failed");
             }
         }
