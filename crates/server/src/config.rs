@@ -55,10 +55,6 @@ pub struct ServeArgs {
     /// Seconds of silence after which an RTMP connection is closed [default: 30].
     #[arg(long, env = "ONAIR_RTMP_IDLE_TIMEOUT")]
     pub rtmp_idle_timeout: Option<f64>,
-    /// Threads that run RTMP connections (each a single-threaded event loop) [default: the
-    /// number of CPUs].
-    #[arg(long, env = "ONAIR_INGEST_THREADS")]
-    pub ingest_threads: Option<usize>,
     /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2) instead of HTTP.
     #[arg(long, env = "ONAIR_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -85,7 +81,6 @@ pub struct Settings {
     pub max_rtmp_connections: usize,
     pub rtmp_handshake_timeout: Duration,
     pub rtmp_idle_timeout: Duration,
-    pub ingest_threads: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_json: bool,
 }
@@ -213,13 +208,6 @@ impl ServeArgs {
                 0.1,
                 3600.0,
             )?,
-            ingest_threads: pick!(
-                ingest_threads,
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            )
-            .clamp(1, 256),
             tls,
             log_json,
         })

@@ -56,47 +56,9 @@ impl Ingest {
         }
     }
 
-    /// Accepts connections until `shutdown` fires, and hands each to one of `threads` ingest
-    /// shards (round robin). A shard is a single-threaded runtime on its own OS thread, like an
-    /// nginx worker: a connection's socket events, RTMP parsing and packaging all stay on one
-    /// thread, which measurably cut kernel time (wakeups across worker threads) compared with
-    /// the shared multi-threaded runtime (docs/benchmarks.md). The accept loop and the shards
-    /// finish when `shutdown` fires; connections end their publishes cleanly first.
-    pub async fn serve(
-        self: Arc<Self>,
-        listener: TcpListener,
-        threads: usize,
-        shutdown: CancellationToken,
-    ) {
+    /// Accepts connections until `shutdown` fires.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
-        let mut shards = Vec::new();
-        let mut threads_done = Vec::new();
-        for i in 0..threads.max(1) {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
-            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-            let this = self.clone();
-            let token = shutdown.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("onair-ingest-{i}"))
-                .spawn(move || {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(rt) => rt.block_on(this.shard(rx, token)),
-                        Err(e) => tracing::error!(error = %e, "cannot start an ingest shard"),
-                    }
-                    let _ = done_tx.send(());
-                });
-            match spawned {
-                Ok(_) => {
-                    shards.push(tx);
-                    threads_done.push(done_rx);
-                }
-                Err(e) => tracing::error!(error = %e, "cannot start an ingest thread"),
-            }
-        }
-        let mut next = 0usize;
         loop {
             let (socket, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -115,59 +77,18 @@ impl Ingest {
                 drop(socket);
                 continue;
             };
-            let Ok(std_socket) = socket.into_std() else {
-                continue;
-            };
-            if shards.is_empty() {
-                break;
-            }
-            next = (next + 1) % shards.len();
-            let _ = shards[next].send(Accepted {
-                socket: std_socket,
-                peer,
-                permit,
+            let this = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                metrics::gauge!("onair_rtmp_connections").increment(1.0);
+                match this.connection(socket, peer, shutdown).await {
+                    Ok(()) => tracing::debug!(%peer, "rtmp connection closed"),
+                    Err(e) => tracing::info!(%peer, error = %e, "rtmp connection closed"),
+                }
+                metrics::gauge!("onair_rtmp_connections").decrement(1.0);
             });
         }
-        drop(shards);
-        for done in threads_done {
-            let _ = done.await;
-        }
-    }
-
-    /// One ingest shard: runs the connections handed to it until shutdown.
-    async fn shard(
-        self: Arc<Self>,
-        mut rx: tokio::sync::mpsc::UnboundedReceiver<Accepted>,
-        shutdown: CancellationToken,
-    ) {
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = rx.recv() => {
-                    let Some(Accepted { socket, peer, permit }) = accepted else { break };
-                    let socket = match TcpStream::from_std(socket) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!(%peer, error = %e, "cannot register an RTMP socket");
-                            continue;
-                        }
-                    };
-                    let this = self.clone();
-                    let token = shutdown.clone();
-                    connections.spawn(async move {
-                        let _permit = permit;
-                        metrics::gauge!("onair_rtmp_connections").increment(1.0);
-                        match this.connection(socket, peer, token).await {
-                            Ok(()) => tracing::debug!(%peer, "rtmp connection closed"),
-                            Err(e) => tracing::info!(%peer, error = %e, "rtmp connection closed"),
-                        }
-                        metrics::gauge!("onair_rtmp_connections").decrement(1.0);
-                    });
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        while connections.join_next().await.is_some() {}
     }
 
     async fn connection(
@@ -336,13 +257,6 @@ impl Ingest {
             _ => {}
         }
     }
-}
-
-/// An accepted socket on its way to a shard.
-struct Accepted {
-    socket: std::net::TcpStream,
-    peer: SocketAddr,
-    permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 struct Connection {

@@ -123,7 +123,7 @@ impl Server {
                 idle_timeout: settings.rtmp_idle_timeout,
             },
         ));
-        tasks.spawn(ingest.serve(rtmp, settings.ingest_threads, shutdown.clone()));
+        tasks.spawn(ingest.serve(rtmp, shutdown.clone()));
 
         let state = AppState {
             registry: registry.clone(),
