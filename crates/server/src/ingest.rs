@@ -252,7 +252,7 @@ impl Ingest {
                     conn.media.on_audio(p, timestamp, payload);
                 }
             }
-            ServerEvent::Metadata { .. } => {}
+            ServerEvent::Metadata { values, .. } => conn.media.on_metadata(&values),
             #[allow(unreachable_patterns)]
             _ => {}
         }
@@ -266,6 +266,12 @@ struct Connection {
     stop: bool,
 }
 
+/// Frames held back at most while waiting for the sequence header of a track that
+/// onMetaData announced.
+const MAX_HELD_FRAMES: usize = 512;
+/// Media time held back at most for the same reason (90 kHz ticks: 2 s).
+const MAX_HELD_TICKS: i64 = 2 * onair_media::TIMESCALE as i64;
+
 /// Per-publish media state: sequence headers seen so far and timestamp unwrapping.
 #[derive(Default)]
 struct MediaState {
@@ -273,6 +279,11 @@ struct MediaState {
     committed: bool,
     clock: Option<(u32, i64)>,
     bad_tags: u64,
+    /// Tracks onMetaData announced (videocodecid / audiocodecid).
+    expect_video: bool,
+    expect_audio: bool,
+    /// Frames received before every announced track's sequence header arrived.
+    held: Vec<Frame>,
 }
 
 impl MediaState {
@@ -287,12 +298,40 @@ impl MediaState {
         ext
     }
 
-    /// Sequence headers are collected until the first coded frame, so that a stream with both
-    /// tracks starts with both in its first init segment; a later change restarts packaging.
-    fn commit(&mut self, p: &Publisher) {
-        if !self.committed {
+    fn on_metadata(&mut self, meta: &onair_rtmp::amf0::Value) {
+        use onair_rtmp::amf0::Value;
+        let announced = |key: &str| match meta.get(key) {
+            Some(Value::Number(n)) => *n != 0.0,
+            Some(Value::String(s)) => !s.is_empty(),
+            _ => false,
+        };
+        self.expect_video = announced("videocodecid");
+        self.expect_audio = announced("audiocodecid");
+    }
+
+    /// Sequence headers are collected before packaging starts, so that a stream with both
+    /// tracks starts with both in its first init segment (a later change restarts packaging
+    /// behind a discontinuity). Packaging starts at the first coded frame once every track that
+    /// onMetaData announced has its header — some encoders send audio frames before the video
+    /// header — holding frames back meanwhile, within MAX_HELD_FRAMES / MAX_HELD_TICKS.
+    fn emit(&mut self, p: &Publisher, frame: Frame) {
+        if self.committed {
+            p.push(frame);
+            return;
+        }
+        self.held.push(frame);
+        let complete = (!self.expect_video || self.pending.video.is_some())
+            && (!self.expect_audio || self.pending.audio.is_some());
+        let span = match (self.held.first(), self.held.last()) {
+            (Some(a), Some(b)) => b.dts() - a.dts(),
+            _ => 0,
+        };
+        if complete || self.held.len() >= MAX_HELD_FRAMES || span >= MAX_HELD_TICKS {
             self.committed = true;
             p.set_tracks(self.pending.clone());
+            for f in self.held.drain(..) {
+                p.push(f);
+            }
         }
     }
 
@@ -321,13 +360,13 @@ impl MediaState {
                 if self.pending.video.is_none() {
                     return;
                 }
-                self.commit(p);
-                p.push(Frame::Video(VideoFrame {
+                let frame = Frame::Video(VideoFrame {
                     dts: onair_media::frame::ms_to_ticks(ms),
                     cts: cts_ms.saturating_mul(90),
                     keyframe,
                     data,
-                }));
+                });
+                self.emit(p, frame);
             }
             Ok(_) => {}
             Err(e) => self.bad(p, "video tag", &e),
@@ -353,11 +392,11 @@ impl MediaState {
                 if self.pending.audio.is_none() {
                     return;
                 }
-                self.commit(p);
-                p.push(Frame::Audio(AudioFrame {
+                let frame = Frame::Audio(AudioFrame {
                     dts: onair_media::frame::ms_to_ticks(ms),
                     data,
-                }));
+                });
+                self.emit(p, frame);
             }
             Ok(_) => {}
             Err(e) => self.bad(p, "audio tag", &e),
@@ -385,6 +424,69 @@ pub enum ConnectionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An encoder that sends audio before the video sequence header still gets one init
+    /// segment with both tracks (no restart, no discontinuity) when onMetaData announced both.
+    #[test]
+    fn tracks_announced_in_metadata_are_awaited() {
+        use crate::packager::PackagerConfig;
+        use crate::stream::{Registry, StreamConfig};
+        use onair_media::flv::{FlvReader, TAG_AUDIO, TAG_VIDEO};
+        use onair_rtmp::amf0::Value;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/live_h264_aac.flv");
+        let tags: Vec<_> = FlvReader::new(Bytes::from(std::fs::read(path).unwrap()))
+            .unwrap()
+            .map(|t| t.unwrap())
+            .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
+            .collect();
+        // Audio first (header and 20 frames), then the video header, then the rest.
+        let (audio, video): (Vec<_>, Vec<_>) =
+            tags.into_iter().partition(|t| t.tag_type == TAG_AUDIO);
+        let mut order: Vec<_> = audio[..21].to_vec();
+        let mut rest: Vec<_> = video
+            .into_iter()
+            .chain(audio[21..].iter().cloned())
+            .collect();
+        rest.sort_by_key(|t| t.timestamp_ms);
+        order.extend(rest);
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let registry = Registry::new(StreamConfig {
+            packager: PackagerConfig {
+                segment_target: Duration::from_secs(1),
+                part_target: Duration::from_millis(200),
+            },
+            window_segments: 30,
+            unpublish_grace: Duration::ZERO,
+            ended_retention: Duration::from_secs(60),
+        });
+        let p = registry.start_publish("m", "x".into()).unwrap();
+        let mut m = MediaState::default();
+        m.on_metadata(&Value::object([
+            ("videocodecid", 7.0.into()),
+            ("audiocodecid", 10.0.into()),
+        ]));
+        for t in order {
+            if t.tag_type == TAG_AUDIO {
+                m.on_audio(&p, t.timestamp_ms, t.body);
+            } else {
+                m.on_video(&p, t.timestamp_ms, t.body);
+            }
+        }
+        let stream = p.stream.clone();
+        p.finish();
+        let w = stream.window.read();
+        assert_eq!(w.inits.len(), 1, "one init segment");
+        let tracks = w.tracks.clone().unwrap();
+        assert!(tracks.video.is_some() && tracks.audio.is_some());
+        assert!(w.segments.iter().all(|s| !s.discontinuity), "no restart");
+        assert!(w.segments.len() >= 7);
+    }
 
     #[test]
     fn timestamps_unwrap_across_the_32_bit_boundary() {
