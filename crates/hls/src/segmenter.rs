@@ -19,6 +19,10 @@ pub const MAX_TIMESTAMP_GAP: i64 = 10 * TIMESCALE as i64;
 pub const MAX_TIMESTAMP_BACKSTEP: i64 = TIMESCALE as i64;
 /// Frames one part may hold (a bound for broken timestamps that never advance).
 pub const MAX_PART_FRAMES: usize = 10_000;
+/// Longest segment (90 kHz ticks: 30 s). A publisher that sends no keyframe for this long has
+/// its segment closed and its frames dropped until the next keyframe, which starts a new
+/// segment behind a discontinuity: memory stays bounded and every segment stays independent.
+pub const MAX_SEGMENT_DURATION: i64 = 30 * TIMESCALE as i64;
 /// Margin (90 kHz ticks, 1 ms) for millisecond timestamp jitter when deciding part cuts.
 const JITTER: i64 = 90;
 
@@ -196,6 +200,15 @@ impl Segmenter {
                     events.push(Self::close_part(open, end));
                     open.frames = rest;
                 }
+            }
+            if self.has_video
+                && !frame.is_keyframe()
+                && dts - open.segment_start >= MAX_SEGMENT_DURATION
+            {
+                events.extend(self.close_all(dts, false));
+                self.pending_discontinuity = true;
+                self.dropped += 1;
+                return events;
             }
             let new_segment = (frame.is_keyframe() || !self.has_video)
                 && dts - open.segment_start >= self.segment_target;
@@ -424,6 +437,47 @@ mod tests {
             }
         }
         assert_eq!(disc, 1);
+    }
+
+    #[test]
+    fn a_stream_without_keyframes_cannot_grow_a_segment_forever() {
+        // One keyframe, then 40 s of inter frames, then a keyframe again.
+        let mut frames = stream(1000, 40, 100_000, &[]);
+        frames.extend(stream(50, 40, 25, &[]).into_iter().map(|f| match f {
+            Frame::Video(mut v) => {
+                v.dts += 1000 * 40 * 90;
+                Frame::Video(v)
+            }
+            Frame::Audio(mut a) => {
+                a.dts += 1000 * 40 * 90;
+                Frame::Audio(a)
+            }
+        }));
+        let mut s = Segmenter::new(cfg(), 0, true);
+        let mut events: Vec<SegmenterEvent> =
+            frames.iter().flat_map(|f| s.push(f.clone())).collect();
+        events.extend(s.finish());
+        let segs: Vec<(i64, i64, bool)> = events
+            .iter()
+            .filter_map(|e| match e {
+                SegmenterEvent::SegmentClosed {
+                    start_dts,
+                    end_dts,
+                    discontinuity,
+                    ..
+                } => Some((*start_dts, *end_dts, *discontinuity)),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            segs.iter()
+                .all(|(a, b, _)| b - a <= MAX_SEGMENT_DURATION + 90 * 40)
+        );
+        assert!(
+            segs.iter().any(|(_, _, d)| *d),
+            "the segment after the gap follows a discontinuity"
+        );
+        assert!(s.dropped_before_keyframe() > 0);
     }
 
     #[test]
