@@ -107,7 +107,8 @@ impl Broadcast {
                 inner.gop_overflow = true;
                 inner.gop.clear();
                 inner.gop_bytes = 0;
-            } else if !inner.gop.is_empty() || frame.is_keyframe() || !has_video(&inner.tracks) {
+            } else if has_video(&inner.tracks) && (!inner.gop.is_empty() || frame.is_keyframe()) {
+                // Audio-only streams need no cache: a consumer can start at any frame.
                 inner.gop_bytes += frame.len();
                 inner.gop.push(frame.clone());
             }
@@ -276,16 +277,27 @@ mod tests {
     }
 
     #[test]
-    fn audio_only_streams_are_cached_and_delivered() {
+    fn audio_only_streams_start_at_the_next_frame_without_a_backlog() {
         let b = Broadcast::new();
         b.set_tracks(Tracks::default());
-        b.push(Frame::Audio(AudioFrame {
-            dts: 0,
-            data: Bytes::from_static(b"a"),
-        }));
+        for dts in 0..5000 {
+            b.push(Frame::Audio(AudioFrame {
+                dts,
+                data: Bytes::from_static(b"a"),
+            }));
+        }
         let mut s = b.subscribe(8);
         assert!(matches!(s.rx.try_recv(), Ok(HubMessage::Tracks(_))));
-        assert!(matches!(s.rx.try_recv(), Ok(HubMessage::Frame(_))));
+        assert!(s.rx.try_recv().is_err(), "no stale audio backlog");
+        b.push(Frame::Audio(AudioFrame {
+            dts: 5000,
+            data: Bytes::from_static(b"a"),
+        }));
+        let mut got = vec![];
+        while let Ok(m) = s.rx.try_recv() {
+            got.push(m);
+        }
+        assert!(matches!(got.last(), Some(HubMessage::Frame(f)) if f.dts() == 5000));
     }
 
     #[test]
