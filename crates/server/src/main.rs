@@ -100,14 +100,17 @@ async fn wait_for_signal() {
 }
 
 fn init_logging(json: bool) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr (stdout carries the start-up banner), coloured only on a terminal.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if json {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
+        builder.json().init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        builder.init();
     }
 }
