@@ -132,25 +132,29 @@ impl TsMuxer {
             return Ok(());
         };
         let hevc = matches!(cfg, VideoConfig::Hevc(_));
-        let mut es = BytesMut::with_capacity(f.data.len() + 256);
+        // The access unit as pieces borrowed from the frame and the configuration: start codes
+        // are inserted while packetising, so the payload is copied once, into the packets.
+        const START: &[u8] = &[0, 0, 0, 1];
+        let mut pieces: Vec<&[u8]> = Vec::with_capacity(32);
         // Access unit delimiter, then parameter sets before keyframes.
-        if hevc {
-            es.put_slice(&[0, 0, 0, 1, 0x46, 0x01, 0x50]);
+        pieces.push(if hevc {
+            &[0, 0, 0, 1, 0x46, 0x01, 0x50]
         } else {
-            es.put_slice(&[0, 0, 0, 1, 0x09, 0xF0]);
-        }
+            &[0, 0, 0, 1, 0x09, 0xF0]
+        });
         if f.keyframe {
             let sets: Vec<&bytes::Bytes> = match cfg {
                 VideoConfig::Avc(c) => c.sps.iter().chain(&c.pps).collect(),
                 VideoConfig::Hevc(c) => c.vps.iter().chain(&c.sps).chain(&c.pps).collect(),
             };
-            for s in sets {
-                es.put_slice(&[0, 0, 0, 1]);
-                es.put_slice(s);
+            for set in sets {
+                pieces.push(START);
+                pieces.push(set);
             }
         }
         let n = usize::from(cfg.nal_length_size());
         let mut d = &f.data[..];
+        let mut size: usize = pieces.iter().map(|p| p.len()).sum();
         while !d.is_empty() {
             if d.len() < n {
                 return Err(TsError::BadNalUnit);
@@ -170,15 +174,26 @@ impl TsMuxer {
             if (hevc && nal_type == 35) || (!hevc && nal_type == 9) {
                 continue;
             }
-            es.put_slice(&[0, 0, 0, 1]);
-            es.put_slice(nal);
-            if es.len() > MAX_ACCESS_UNIT {
+            pieces.push(START);
+            pieces.push(nal);
+            size += START.len() + nal.len();
+            if size > MAX_ACCESS_UNIT {
                 return Err(TsError::TooLarge);
             }
         }
         let dts = f.dts + TIMESTAMP_OFFSET;
         let pts = f.pts() + TIMESTAMP_OFFSET;
-        self.write_pes(VIDEO_PID, 0xE0, pts, Some(dts), f.keyframe, &es, out);
+        Self::write_pes(
+            &mut self.cc,
+            self.pcr_pid,
+            VIDEO_PID,
+            0xE0,
+            pts,
+            Some(dts),
+            f.keyframe,
+            &pieces,
+            out,
+        );
         Ok(())
     }
 
@@ -187,30 +202,39 @@ impl TsMuxer {
             return Ok(());
         };
         let header = cfg.adts_header(f.data.len())?;
-        let mut es = BytesMut::with_capacity(7 + f.data.len());
-        es.put_slice(&header);
-        es.put_slice(&f.data);
         let pts = f.dts + TIMESTAMP_OFFSET;
         let rai = self.pcr_pid == AUDIO_PID;
-        self.write_pes(AUDIO_PID, 0xC0, pts, None, rai, &es, out);
+        Self::write_pes(
+            &mut self.cc,
+            self.pcr_pid,
+            AUDIO_PID,
+            0xC0,
+            pts,
+            None,
+            rai,
+            &[&header, &f.data],
+            out,
+        );
         Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
     fn write_pes(
-        &mut self,
+        cc: &mut [u8; 4],
+        pcr_pid: u16,
         pid: u16,
         stream_id: u8,
         pts: i64,
         dts: Option<i64>,
         random_access: bool,
-        es: &[u8],
+        es: &[&[u8]],
         out: &mut BytesMut,
     ) {
+        let es_len: usize = es.iter().map(|p| p.len()).sum();
         let mut h = BytesMut::with_capacity(19);
         h.put_slice(&[0, 0, 1, stream_id]);
         let header_data = if dts.is_some() { 10 } else { 5 };
-        let pes_len = 3 + header_data + es.len();
+        let pes_len = 3 + header_data + es_len;
         // Video PES may be longer than 65535: length 0 means unbounded (§2.4.3.7).
         h.put_u16(if pes_len > 0xFFFF || stream_id == 0xE0 {
             0
@@ -227,31 +251,41 @@ impl TsMuxer {
             }
             None => put_timestamp(&mut h, 0x2, pts),
         }
-        let pcr = if pid == self.pcr_pid {
+        let pcr = if pid == pcr_pid {
             Some(dts.unwrap_or(pts) - PCR_DELAY)
         } else {
             None
         };
 
-        let total = h.len() + es.len();
+        let total = h.len() + es_len;
+        // Cursor over the PES header followed by the elementary stream pieces.
+        let mut parts = std::iter::once(&h[..])
+            .chain(es.iter().copied())
+            .filter(|p| !p.is_empty());
+        let mut current: &[u8] = parts.next().unwrap_or_default();
         out.reserve(total / 184 * PACKET_SIZE + 2 * PACKET_SIZE);
         let mut written = 0usize;
         let mut first = true;
         while written < total {
-            let cc = self.next_cc(pid);
+            let i = Self::cc_index(pid);
+            let counter = cc[i];
+            cc[i] = (counter + 1) & 0x0F;
             // Adaptation field: PCR/RAI on the first packet, stuffing on the last.
-            let mut af = BytesMut::new();
+            let mut af_buf = [0u8; 7];
+            let mut af_len = 0;
             if first && (pcr.is_some() || random_access) {
-                af.put_u8(
-                    if random_access { 0x40 } else { 0 } | if pcr.is_some() { 0x10 } else { 0 },
-                );
+                af_buf[0] =
+                    if random_access { 0x40 } else { 0 } | if pcr.is_some() { 0x10 } else { 0 };
+                af_len = 1;
                 if let Some(p) = pcr {
                     let base = (p.max(0) as u64) & ((1 << 33) - 1);
-                    af.put_u32((base >> 1) as u32);
-                    af.put_u8((((base & 1) << 7) as u8) | 0x7E);
-                    af.put_u8(0);
+                    af_buf[1..5].copy_from_slice(&((base >> 1) as u32).to_be_bytes());
+                    af_buf[5] = (((base & 1) << 7) as u8) | 0x7E;
+                    af_buf[6] = 0;
+                    af_len = 7;
                 }
             }
+            let af = &af_buf[..af_len];
             let room = 184 - if af.is_empty() { 0 } else { 1 + af.len() };
             let left = total - written;
             let take = left.min(room);
@@ -259,7 +293,7 @@ impl TsMuxer {
             let has_af = !af.is_empty() || stuffing > 0;
             out.put_u8(0x47);
             out.put_u16(if first { 0x4000 } else { 0 } | pid);
-            out.put_u8(if has_af { 0x30 } else { 0x10 } | cc);
+            out.put_u8(if has_af { 0x30 } else { 0x10 } | counter);
             if has_af {
                 if af.is_empty() {
                     // Stuffing only: a 1-byte adaptation field is its length (0).
@@ -274,27 +308,25 @@ impl TsMuxer {
                     }
                 } else {
                     out.put_u8((af.len() + stuffing) as u8);
-                    out.put_slice(&af);
+                    out.put_slice(af);
                     out.put_bytes(0xFF, stuffing);
                     stuffing = 0;
                 }
             }
             debug_assert_eq!(stuffing, 0);
-            // Copy `take` bytes of header+es starting at `written`.
+            // Copy the next `take` bytes of header + elementary stream.
             let mut remaining = take;
-            let mut pos = written;
             while remaining > 0 {
-                if pos < h.len() {
-                    let n = (h.len() - pos).min(remaining);
-                    out.put_slice(&h[pos..pos + n]);
-                    pos += n;
-                    remaining -= n;
-                } else {
-                    let s = pos - h.len();
-                    out.put_slice(&es[s..s + remaining]);
-                    pos += remaining;
-                    remaining = 0;
+                if current.is_empty() {
+                    match parts.next() {
+                        Some(p) => current = p,
+                        None => break,
+                    }
                 }
+                let n = current.len().min(remaining);
+                out.put_slice(&current[..n]);
+                current = &current[n..];
+                remaining -= n;
             }
             written += take;
             first = false;
