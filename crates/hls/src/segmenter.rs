@@ -173,15 +173,7 @@ impl Segmenter {
                 self.dropped += 1;
                 return events;
             }
-            let discontinuity = std::mem::take(&mut self.pending_discontinuity);
-            self.open = Some(Open {
-                msn: self.next_msn,
-                segment_start: dts,
-                part_index: 0,
-                part_start: dts,
-                frames: vec![frame],
-                discontinuity,
-            });
+            self.open_segment(frame);
             return events;
         };
 
@@ -214,15 +206,7 @@ impl Segmenter {
                 && dts - open.segment_start >= self.segment_target;
             if new_segment {
                 events.extend(self.close_all(dts, false));
-                let discontinuity = std::mem::take(&mut self.pending_discontinuity);
-                self.open = Some(Open {
-                    msn: self.next_msn,
-                    segment_start: dts,
-                    part_index: 0,
-                    part_start: dts,
-                    frames: vec![frame],
-                    discontinuity,
-                });
+                self.open_segment(frame);
                 return events;
             }
             // Close now if the part is full, or if the next frame would overfill it.
@@ -238,6 +222,19 @@ impl Segmenter {
             open.frames.push(frame);
         }
         events
+    }
+
+    /// Opens the next segment with `frame` as its first frame.
+    fn open_segment(&mut self, frame: Frame) {
+        let dts = frame.dts();
+        self.open = Some(Open {
+            msn: self.next_msn,
+            segment_start: dts,
+            part_index: 0,
+            part_start: dts,
+            frames: vec![frame],
+            discontinuity: std::mem::take(&mut self.pending_discontinuity),
+        });
     }
 
     fn close_part(open: &mut Open, end: i64) -> SegmenterEvent {

@@ -115,14 +115,14 @@ fn ffmpeg_publishes_through_the_digest_handshake() {
     assert!(seen.audio > 100, "{seen:?}");
 }
 
-#[test]
-fn gstreamer_rtmp2sink_publishes() {
+/// Publishes 50 frames of H.264 with GStreamer's `sink` element to a one-shot server.
+fn gst_publish(sink: &str, name: &str) -> Seen {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || serve_one(listener));
     let pipeline = format!(
         "videotestsrc num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 ! x264enc key-int-max=25 \
-         ! h264parse ! flvmux name=m streamable=true ! rtmp2sink location=rtmp://127.0.0.1:{port}/live/gst"
+         ! h264parse ! flvmux name=m streamable=true ! {sink} location=rtmp://127.0.0.1:{port}/live/{name}"
     );
     let status = Command::new("gst-launch-1.0")
         .arg("-q")
@@ -131,32 +131,23 @@ fn gstreamer_rtmp2sink_publishes() {
         .status()
         .expect("gst-launch-1.0 must be installed");
     assert!(status.success());
-    let seen = server.join().unwrap();
+    server.join().unwrap()
+}
+
+#[test]
+fn gstreamer_rtmp2sink_publishes() {
+    let seen = gst_publish("rtmp2sink", "gst");
     assert_eq!(seen.publish, Some(("live".into(), "gst".into())));
     assert!(seen.avc_header, "{seen:?}");
     assert_eq!(seen.video, 50, "{seen:?}");
 }
 
 /// GStreamer's `rtmpsink` is built on librtmp, the library inside OBS. Debian's build sends the
-/// plain handshake (OBS's own build sends the FP9 digest one, which the test above covers from
-/// ffmpeg's side); the command exchange is librtmp's either way.
+/// plain handshake (OBS's own build sends the FP9 digest one, which the tests with ffmpeg cover
+/// from both sides); the command exchange is librtmp's either way.
 #[test]
 fn librtmp_publishes() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || serve_one(listener));
-    let pipeline = format!(
-        "videotestsrc num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 ! x264enc key-int-max=25 \
-         ! h264parse ! flvmux name=m streamable=true ! rtmpsink location=rtmp://127.0.0.1:{port}/live/obs"
-    );
-    let status = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(pipeline.split_whitespace())
-        .stdout(Stdio::null())
-        .status()
-        .expect("gst-launch-1.0 must be installed");
-    assert!(status.success());
-    let seen = server.join().unwrap();
+    let seen = gst_publish("rtmpsink", "obs");
     assert!(seen.mode.is_some(), "{seen:?}");
     assert_eq!(seen.publish, Some(("live".into(), "obs".into())));
     assert!(seen.avc_header, "{seen:?}");

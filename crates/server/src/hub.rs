@@ -40,6 +40,23 @@ struct Consumer {
     stats: Arc<ConsumerStats>,
 }
 
+impl Consumer {
+    /// Queues `msg` without waiting. A full queue switches the consumer to "wait for the next
+    /// keyframe" and counts the drop; returns false once the consumer is gone.
+    fn offer(&mut self, msg: HubMessage, dropped: &AtomicU64) -> bool {
+        match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.waiting_for_keyframe = true;
+                self.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     tracks: Option<Arc<Tracks>>,
@@ -80,16 +97,7 @@ impl Broadcast {
         inner.consumers.retain_mut(|c| {
             // Configuration messages must not be lost: a consumer that cannot take one is
             // resynchronised by waiting for the next keyframe after it.
-            match c.tx.try_send(HubMessage::Tracks(tracks.clone())) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    c.waiting_for_keyframe = true;
-                    c.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
-                    dropped.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
+            c.offer(HubMessage::Tracks(tracks.clone()), dropped)
         });
     }
 
@@ -133,16 +141,7 @@ impl Broadcast {
                     return !c.tx.is_closed();
                 }
             }
-            match c.tx.try_send(HubMessage::Frame(frame.clone())) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    c.waiting_for_keyframe = true;
-                    c.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
-                    dropped.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
+            c.offer(HubMessage::Frame(frame.clone()), dropped)
         });
     }
 
