@@ -182,7 +182,13 @@ pub struct LiveWindow {
     state: RwLock<WindowState>,
     version: watch::Sender<u64>,
     capacity: usize,
+    /// Rendered playlists by kind, with the version they were rendered at: a change is
+    /// rendered once however many viewers (woken together by a blocking reload) ask for it.
+    rendered: parking_lot::Mutex<[Option<(u64, Bytes)>; PLAYLIST_KINDS]>,
 }
+
+/// Playlist renditions cached per window (see [`LiveWindow::cached`]).
+pub const PLAYLIST_KINDS: usize = 3;
 
 impl LiveWindow {
     /// A window that keeps `capacity` complete segments (plus the one being written).
@@ -196,6 +202,7 @@ impl LiveWindow {
             state: RwLock::new(state),
             version: watch::channel(0).0,
             capacity: capacity.max(3),
+            rendered: parking_lot::Mutex::new(Default::default()),
         })
     }
 
@@ -206,6 +213,27 @@ impl LiveWindow {
     /// A receiver that changes on every update.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
+    }
+
+    /// The current version (read it before reading the state it labels).
+    pub fn version(&self) -> u64 {
+        *self.version.borrow()
+    }
+
+    /// The playlist of `kind` for `version`, rendered by `render` only if not cached yet.
+    pub fn cached(&self, kind: usize, version: u64, render: impl FnOnce() -> String) -> Bytes {
+        let mut cache = self.rendered.lock();
+        let Some(slot) = cache.get_mut(kind) else {
+            return Bytes::from(render());
+        };
+        if let Some((v, text)) = slot
+            && *v == version
+        {
+            return text.clone();
+        }
+        let text = Bytes::from(render());
+        *slot = Some((version, text.clone()));
+        text
     }
 
     fn bump(&self) {
@@ -220,6 +248,8 @@ impl LiveWindow {
         s.tracks = Some(tracks);
         // A restarted stream is live again.
         s.ended = false;
+        drop(s);
+        self.bump();
     }
 
     /// Appends a part to segment `msn`, opening that segment if it is new.
@@ -338,6 +368,25 @@ mod tests {
         w.push_part(1, || seg(1, false), part());
         w.close_segment(1, 1.0, Chunks::default());
         assert_eq!(w.read().target_duration, 4);
+    }
+
+    #[test]
+    fn a_playlist_is_rendered_once_per_version() {
+        let w = LiveWindow::new(3, 0.2, 2.0);
+        let mut renders = 0;
+        let v = w.version();
+        let a = w.cached(0, v, || {
+            renders += 1;
+            "a".into()
+        });
+        let b = w.cached(0, v, || {
+            renders += 1;
+            "b".into()
+        });
+        assert_eq!((a, b, renders), (Bytes::from("a"), Bytes::from("a"), 1));
+        w.push_part(0, || seg(0, false), part());
+        let c = w.cached(0, w.version(), || "c".into());
+        assert_eq!(c, Bytes::from("c"));
     }
 
     #[tokio::test]

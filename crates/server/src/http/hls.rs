@@ -16,9 +16,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use axum::routing::get;
+use bytes::Bytes;
 use onair_hls::request::{self, Decision, HlsQuery};
 use tokio::time::Instant;
 
@@ -142,6 +143,7 @@ async fn media_playlist(
     let deadline = Instant::now() + block_limit(state, stream);
     loop {
         {
+            let version = stream.window.version();
             let w = stream.window.read();
             let ready = match kind {
                 Kind::LlHls => w.is_ready(),
@@ -160,10 +162,16 @@ async fn media_playlist(
                             metrics::histogram!("onair_hls_blocking_reload_delay_seconds")
                                 .record(t.elapsed().as_secs_f64());
                         }
-                        let text = match kind {
-                            Kind::LlHls => playlists::llhls(&w, &stream.sid, q.skip.is_some()),
-                            Kind::Ts => playlists::ts(&w, &stream.sid),
+                        let skip = q.skip.is_some();
+                        let slot = match (kind, skip) {
+                            (Kind::LlHls, false) => 0,
+                            (Kind::LlHls, true) => 1,
+                            (Kind::Ts, _) => 2,
                         };
+                        let text = stream.window.cached(slot, version, || match kind {
+                            Kind::LlHls => playlists::llhls(&w, &stream.sid, skip),
+                            Kind::Ts => playlists::ts(&w, &stream.sid),
+                        });
                         let cache = if w.ended {
                             "public, max-age=3600"
                         } else if blocking {
@@ -264,19 +272,15 @@ async fn wait_for(
     }
 }
 
-fn playlist_response(text: String, cache: &'static str) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(PLAYLIST_TYPE),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-        ],
-        text,
-    )
-        .into_response()
+fn playlist_response(text: impl Into<Bytes>, cache: &'static str) -> Response {
+    let mut res = Response::new(Body::from(text.into()));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PLAYLIST_TYPE),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    res
 }
 
 fn media_response(content_type: &'static str, data: Chunks) -> Response {
