@@ -30,8 +30,9 @@ cargo fmt --all -- --check
 log "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log "fuzz targets build (cargo check; fuzzing itself: see fuzz/README.md)"
+cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
+
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
-log "fuzz targets build (cargo check; fuzzing itself: see fuzz/README.md)"
-cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
