@@ -34,5 +34,13 @@ log "fuzz targets build (cargo check; fuzzing itself: see fuzz/README.md)"
 cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
 
 log "cargo test"
-cargo test --workspace --locked --no-fail-fast
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$results" || status=$?
+# One closing line for the whole suite (cargo prints one per test binary, the last of which is
+# a doc-test run with nothing in it).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$results"
+exit "$status"
 
