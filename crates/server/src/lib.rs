@@ -12,6 +12,7 @@ pub mod hub;
 pub mod ingest;
 pub mod packager;
 pub mod playlists;
+pub mod security;
 pub mod stream;
 pub mod viewers;
 pub mod window;
