@@ -14,6 +14,7 @@ pub mod packager;
 pub mod playlists;
 pub mod stream;
 pub mod viewers;
+pub mod webhooks;
 pub mod window;
 
 use std::net::SocketAddr;
