@@ -26,12 +26,17 @@
 //! Both use a caller-provided [`reqwest::Client`]. It must **not follow redirects** (a 3xx is an
 //! answer here, not a hop); [`http_client`] builds a suitable one.
 
+pub mod dispatcher;
 pub mod endpoint;
 pub mod event;
 pub mod signature;
 
+#[cfg(test)]
+mod testutil;
+
 use std::time::Duration;
 
+pub use dispatcher::{AttemptRecord, DeliveryLog, DispatchConfig, DispatchError, Dispatcher};
 pub use endpoint::{Endpoint, MAX_URL_LEN, UrlError, validate_endpoint_url};
 pub use event::{
     EndReason, EventData, EventKind, PublishRef, PublishStarted, PublishStopped, RecordDone,
@@ -56,4 +61,28 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
         .build()
+}
+
+/// An HTTP client error and its causes on one line, without the request URL (which may carry
+/// tokens), cut to at most `max` bytes.
+pub(crate) fn describe_error(e: reqwest::Error, max: usize) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
