@@ -29,6 +29,7 @@
 pub mod dispatcher;
 pub mod endpoint;
 pub mod event;
+pub mod on_publish;
 pub mod signature;
 
 #[cfg(test)]
@@ -41,6 +42,10 @@ pub use endpoint::{Endpoint, MAX_URL_LEN, UrlError, validate_endpoint_url};
 pub use event::{
     EndReason, EventData, EventKind, PublishRef, PublishStarted, PublishStopped, RecordDone,
     WebhookEvent,
+};
+pub use on_publish::{
+    OnPublishAuthorizer, OnPublishCallback, OnPublishDone, OnPublishError, OnPublishOutcome,
+    OnPublishRequest,
 };
 
 /// `User-Agent` of every outgoing request made with [`http_client`].
