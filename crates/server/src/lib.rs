@@ -15,6 +15,7 @@ pub mod playlists;
 pub mod security;
 pub mod stream;
 pub mod viewers;
+pub mod webhooks;
 pub mod window;
 
 use std::net::SocketAddr;
