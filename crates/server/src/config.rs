@@ -64,6 +64,76 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text]. Levels come from RUST_LOG (default info).
     #[arg(long, env = "ONAIR_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Metadata database: `postgres://user:pass@host/db`, or `sqlite://PATH` [default: SQLite
+    /// file `onair.db` in the data directory].
+    #[arg(long, env = "ONAIR_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Publish authorization: `stream-key` (device stream keys) or `open` (any stream name
+    /// publishes the channel of that name, no credentials: development only) [default: stream-key].
+    #[arg(long, env = "ONAIR_PUBLISH_AUTH")]
+    pub publish_auth: Option<String>,
+    /// A publish to a channel that is already live replaces the live publisher instead of
+    /// being refused [default: false].
+    #[arg(long, env = "ONAIR_PUBLISH_TAKEOVER")]
+    pub publish_takeover: Option<bool>,
+    /// Anyone may sign up (as a pending viewer until the e-mail is verified) [default: true].
+    #[arg(long, env = "ONAIR_ALLOW_SIGNUP")]
+    pub allow_signup: Option<bool>,
+    /// Public base URL of this service, for links in e-mails [default: http://localhost:PORT].
+    #[arg(long, env = "ONAIR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for e-mail: `smtp://user:pass@host:587` (STARTTLS), `smtps://…:465`
+    /// [default: none: mail goes to the outbox table and the log].
+    #[arg(long, env = "ONAIR_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of e-mail [default: OnAir <onair@localhost>].
+    #[arg(long, env = "ONAIR_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Key for signed playback URLs (at least 32 bytes) [default: generated once and kept in the
+    /// database, shared by every node].
+    #[arg(long, env = "ONAIR_PLAYBACK_SIGNING_KEY")]
+    pub playback_signing_key: Option<String>,
+    /// Previous signing key, still accepted while its URLs expire (key rotation).
+    #[arg(long, env = "ONAIR_PLAYBACK_SIGNING_KEY_SECONDARY")]
+    pub playback_signing_key_secondary: Option<String>,
+    /// Private key of Alibaba Cloud CDN URL authentication type A (`auth_key=`), to accept
+    /// and issue URLs a CDN edge verifies the same way [default: off].
+    #[arg(long, env = "ONAIR_ALIBABA_AUTH_KEY")]
+    pub alibaba_auth_key: Option<String>,
+    /// Previous Alibaba type A key, still accepted (key rotation).
+    #[arg(long, env = "ONAIR_ALIBABA_AUTH_KEY_SECONDARY")]
+    pub alibaba_auth_key_secondary: Option<String>,
+    /// Seconds an Alibaba type A URL stays valid after its timestamp [default: 1800].
+    #[arg(long, env = "ONAIR_ALIBABA_AUTH_TTL")]
+    pub alibaba_auth_ttl: Option<f64>,
+    /// nginx-rtmp compatible `on_publish` callback: a POST with the publish's form fields;
+    /// 2xx allows, 3xx renames to Location, anything else refuses [default: none].
+    #[arg(long, env = "ONAIR_ON_PUBLISH_URL")]
+    pub on_publish_url: Option<String>,
+    /// nginx-rtmp compatible `on_publish_done` notification URL [default: none].
+    #[arg(long, env = "ONAIR_ON_PUBLISH_DONE_URL")]
+    pub on_publish_done_url: Option<String>,
+    /// This node's name in publish sessions and the cluster [default: host name].
+    #[arg(long, env = "ONAIR_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Hours a console sign-in lasts [default: 336 (14 days)].
+    #[arg(long, env = "ONAIR_SESSION_TTL_HOURS")]
+    pub session_ttl_hours: Option<f64>,
+    /// E-mail of the admin created on first start [default: admin@localhost].
+    #[arg(long, env = "ONAIR_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of the admin created on first start [default: generated and printed once].
+    #[arg(long, env = "ONAIR_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+/// How publishers are authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishAuthMode {
+    /// `rtmp://HOST/{app}/{stream_key}`: the key names a device, which publishes its channel.
+    StreamKey,
+    /// `rtmp://HOST/{app}/{channel}`: no credentials (development and tests of the pipeline).
+    Open,
 }
 
 /// Fully resolved settings.
@@ -83,6 +153,27 @@ pub struct Settings {
     pub rtmp_idle_timeout: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_json: bool,
+    /// `None`: SQLite in the data directory.
+    pub database_url: Option<String>,
+    pub publish_auth: PublishAuthMode,
+    pub publish_takeover: bool,
+    pub allow_signup: bool,
+    pub public_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub playback_signing_key: Option<String>,
+    pub playback_signing_key_secondary: Option<String>,
+    pub alibaba_auth_key: Option<String>,
+    pub alibaba_auth_key_secondary: Option<String>,
+    pub alibaba_auth_ttl: Duration,
+    pub on_publish_url: Option<String>,
+    pub on_publish_done_url: Option<String>,
+    pub node_name: String,
+    pub session_ttl: Duration,
+    pub admin_email: String,
+    pub admin_password: Option<String>,
+    /// Rate limits and lockout (not settable from the command line).
+    pub limits: crate::system::LimitSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +267,75 @@ impl ServeArgs {
                 });
             }
         };
+        let publish_auth = match pick!(publish_auth, "stream-key".to_owned()).as_str() {
+            "stream-key" => PublishAuthMode::StreamKey,
+            "open" => PublishAuthMode::Open,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "publish-auth",
+                    reason: format!("{other:?} is not stream-key or open"),
+                });
+            }
+        };
+        macro_rules! opt {
+            ($f:ident) => {
+                self.$f
+                    .clone()
+                    .or(file.$f.clone())
+                    .filter(|v| !v.is_empty())
+            };
+        }
+        for (name, url) in [
+            ("on-publish-url", opt!(on_publish_url)),
+            ("on-publish-done-url", opt!(on_publish_done_url)),
+            ("public-url", opt!(public_url)),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{url:?} is not an http(s) URL"),
+                });
+            }
+        }
+        let node_name = opt!(node_name).unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "onair".to_owned())
+        });
         Ok(Settings {
+            database_url: opt!(database_url),
+            publish_auth,
+            publish_takeover: pick!(publish_takeover, false),
+            allow_signup: pick!(allow_signup, true),
+            public_url: opt!(public_url).map(|u| u.trim_end_matches('/').to_owned()),
+            smtp_url: opt!(smtp_url),
+            mail_from: pick!(mail_from, "OnAir <onair@localhost>".to_owned()),
+            playback_signing_key: opt!(playback_signing_key),
+            playback_signing_key_secondary: opt!(playback_signing_key_secondary),
+            alibaba_auth_key: opt!(alibaba_auth_key),
+            alibaba_auth_key_secondary: opt!(alibaba_auth_key_secondary),
+            alibaba_auth_ttl: secs(
+                "alibaba-auth-ttl",
+                pick!(alibaba_auth_ttl, 1800.0),
+                1.0,
+                31_536_000.0,
+            )?,
+            on_publish_url: opt!(on_publish_url),
+            on_publish_done_url: opt!(on_publish_done_url),
+            node_name,
+            session_ttl: secs(
+                "session-ttl-hours",
+                pick!(session_ttl_hours, 336.0) * 3600.0,
+                60.0,
+                31_536_000.0,
+            )?,
+            admin_email: pick!(admin_email, "admin@localhost".to_owned()).to_ascii_lowercase(),
+            admin_password: opt!(admin_password),
+            limits: crate::system::LimitSettings::default(),
             rtmp_listen: pick!(rtmp_listen, ([0, 0, 0, 0], 1935).into()),
             http_listen: pick!(http_listen, ([0, 0, 0, 0], 8080).into()),
             data_dir: pick!(data_dir, PathBuf::from("onair-data")),

@@ -17,8 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{PublishAuthorizer, PublishRequest};
+use crate::auth::{PublishAuthorizer, PublishEnded, PublishRequest, PublishStarted};
+use crate::publishers::{LiveHandle, LivePublishers};
 use crate::stream::{PublishError, Publisher, Registry};
+
+/// How long a takeover waits for the replaced publisher to let go of the channel.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(3);
 
 /// RTMP connections served at once; more are refused at accept.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -38,6 +42,8 @@ pub struct Ingest {
     pub registry: Arc<Registry>,
     pub authorizer: Arc<dyn PublishAuthorizer>,
     pub config: IngestConfig,
+    /// Live publishers by channel, for kicks and takeovers.
+    pub live: Arc<LivePublishers>,
     /// Registered once: looking a counter up by name on every socket read showed in profiles.
     ingest_bytes: metrics::Counter,
 }
@@ -47,11 +53,13 @@ impl Ingest {
         registry: Arc<Registry>,
         authorizer: Arc<dyn PublishAuthorizer>,
         config: IngestConfig,
+        live: Arc<LivePublishers>,
     ) -> Self {
         Self {
             registry,
             authorizer,
             config,
+            live,
             ingest_bytes: metrics::counter!("onair_ingest_bytes_total"),
         }
     }
@@ -93,8 +101,62 @@ impl Ingest {
 
     async fn connection(
         &self,
-        mut socket: TcpStream,
+        socket: TcpStream,
         peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectionError> {
+        let mut conn = Connection {
+            peer,
+            publisher: None,
+            media: MediaState::default(),
+            stop: false,
+            live: None,
+            end_reason: None,
+        };
+        let result = self.serve_connection(socket, &mut conn, shutdown).await;
+        let reason = match (&conn.end_reason, &result) {
+            (Some(r), _) => r.clone(),
+            (None, Ok(())) => "disconnected".to_owned(),
+            (None, Err(_)) => "error".to_owned(),
+        };
+        self.end_publish(&mut conn, reason);
+        result
+    }
+
+    /// Reports the end of the connection's publish (if any) to the authorizer, off this task.
+    fn end_publish(&self, conn: &mut Connection, reason: String) {
+        let Some(live) = conn.live.take() else {
+            return;
+        };
+        let tracks = conn.publisher.as_ref().and_then(|p| p.stream.tracks());
+        let mut ended = PublishEnded {
+            bytes: live.bytes,
+            duration: live.since.elapsed(),
+            reason,
+            ..PublishEnded::default()
+        };
+        if let Some(t) = tracks.or_else(|| live.tracks.clone()) {
+            if let Some(v) = &t.video {
+                ended.video_codec = Some(v.codecs());
+                let (w, h) = match v {
+                    onair_media::VideoConfig::Avc(c) => (c.width, c.height),
+                    onair_media::VideoConfig::Hevc(c) => (c.width, c.height),
+                };
+                ended.width = Some(w);
+                ended.height = Some(h);
+            }
+            ended.audio_codec = t.audio.as_ref().map(|a| a.codecs());
+        }
+        drop(live.handle);
+        let authorizer = self.authorizer.clone();
+        let started = live.started;
+        tokio::spawn(async move { authorizer.ended(&started, &ended).await });
+    }
+
+    async fn serve_connection(
+        &self,
+        mut socket: TcpStream,
+        conn: &mut Connection,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectionError> {
         let _ = socket.set_nodelay(true);
@@ -104,15 +166,9 @@ impl Ingest {
             ..ServerConfig::default()
         };
         let mut session = ServerSession::new(config, Instant::now());
-        let mut conn = Connection {
-            peer,
-            publisher: None,
-            media: MediaState::default(),
-            stop: false,
-        };
         loop {
             while let Some(event) = session.poll_event() {
-                self.on_event(&mut session, &mut conn, event).await;
+                self.on_event(&mut session, conn, event).await;
             }
             while let Some(out) = session.poll_output() {
                 socket.write_all(&out).await?;
@@ -136,9 +192,26 @@ impl Ingest {
                     None => Some(socket.read_buf(buf).await),
                 }
             };
+            let kicked = async {
+                match &conn.live {
+                    Some(live) => live.handle.kicked().await,
+                    None => std::future::pending().await,
+                }
+            };
             let r = tokio::select! {
                 _ = shutdown.cancelled() => {
+                    conn.end_reason = Some("shutdown".to_owned());
                     if let Some(p) = conn.publisher.take() { p.finish(); }
+                    return Ok(());
+                }
+                _ = kicked => {
+                    let reason = conn.live.as_ref().and_then(|l| l.handle.kick_reason()).unwrap_or_else(|| "kicked".to_owned());
+                    tracing::info!(peer = %conn.peer, %reason, "publisher kicked");
+                    if let Some(p) = conn.publisher.take() {
+                        if let Some(live) = conn.live.as_mut() { live.tracks = p.stream.tracks(); }
+                        p.finish();
+                    }
+                    conn.end_reason = Some(reason);
                     return Ok(());
                 }
                 r = read => r,
@@ -152,6 +225,9 @@ impl Ingest {
                             .stats
                             .ingest_bytes
                             .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    if let Some(live) = conn.live.as_mut() {
+                        live.bytes += n as u64;
                     }
                     self.ingest_bytes.increment(n as u64);
                     session.process(n, Instant::now())?;
@@ -204,10 +280,27 @@ impl Ingest {
                         return;
                     }
                 };
-                match self
-                    .registry
-                    .start_publish(&grant.channel, conn.peer.to_string())
-                {
+                let mut started = self.registry.start_publish_with(
+                    &grant.channel,
+                    conn.peer.to_string(),
+                    grant.packager,
+                );
+                if grant.takeover && matches!(started, Err(PublishError::AlreadyLive(_))) {
+                    // Replace the live publisher: kick it and wait for it to let go.
+                    self.live.kick_channel(&grant.channel, "takeover");
+                    let deadline = Instant::now() + TAKEOVER_WAIT;
+                    while matches!(started, Err(PublishError::AlreadyLive(_)))
+                        && Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        started = self.registry.start_publish_with(
+                            &grant.channel,
+                            conn.peer.to_string(),
+                            grant.packager,
+                        );
+                    }
+                }
+                match started {
                     Ok(p) => {
                         if let Err(e) = session.accept_publish(stream_id) {
                             tracing::warn!(error = %e, "accepting publish failed");
@@ -218,6 +311,26 @@ impl Ingest {
                         metrics::counter!("onair_publish_started_total").increment(1);
                         conn.publisher = Some(p);
                         conn.media = MediaState::default();
+                        let session_id = crate::db::new_id();
+                        let started = PublishStarted {
+                            request: request.clone(),
+                            grant: grant.clone(),
+                            session_id: session_id.clone(),
+                            peer: conn.peer,
+                        };
+                        let handle = self.live.register(
+                            &grant.channel,
+                            &session_id,
+                            grant.device_id.as_deref(),
+                        );
+                        self.authorizer.started(&started).await;
+                        conn.live = Some(LivePublish {
+                            started,
+                            handle,
+                            since: Instant::now(),
+                            bytes: 0,
+                            tracks: None,
+                        });
                     }
                     Err(e) => {
                         let code = match e {
@@ -235,7 +348,11 @@ impl Ingest {
             ServerEvent::Unpublish { .. } => {
                 if let Some(p) = conn.publisher.take() {
                     tracing::info!(peer = %conn.peer, channel = %p.stream.channel, "publish stopped");
+                    if let Some(live) = conn.live.as_mut() {
+                        live.tracks = p.stream.tracks();
+                    }
                     p.finish();
+                    self.end_publish(conn, "unpublished".to_owned());
                 }
             }
             ServerEvent::Video {
@@ -264,6 +381,20 @@ struct Connection {
     publisher: Option<Publisher>,
     media: MediaState,
     stop: bool,
+    /// The publish in progress, as the authorizer and the API know it.
+    live: Option<LivePublish>,
+    /// Why the connection ends, when this side ends it.
+    end_reason: Option<String>,
+}
+
+struct LivePublish {
+    started: PublishStarted,
+    handle: LiveHandle,
+    since: Instant,
+    /// Bytes received since the publish started.
+    bytes: u64,
+    /// Tracks, kept when the publisher is finished before the end is reported.
+    tracks: Option<Arc<Tracks>>,
 }
 
 /// Frames held back at most while waiting for the sequence header of a track that

@@ -7,13 +7,17 @@
 
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod mail;
 pub mod packager;
 pub mod playlists;
+pub mod publishers;
 pub mod security;
 pub mod stream;
+pub mod system;
 pub mod viewers;
 pub mod webhooks;
 pub mod window;
@@ -26,12 +30,16 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::stream_key::StreamKeyAuthorizer;
 use crate::auth::{ChannelNameAuthorizer, PublishAuthorizer};
-use crate::config::Settings;
+use crate::config::{PublishAuthMode, Settings};
+use crate::db::Db;
 use crate::http::AppState;
 use crate::ingest::{Ingest, IngestConfig};
 use crate::packager::PackagerConfig;
+use crate::publishers::LivePublishers;
 use crate::stream::{Registry, StreamConfig};
+use crate::system::{Bootstrap, System};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +57,12 @@ pub enum StartError {
     },
     #[error("loading TLS certificate/key: {0}")]
     Tls(std::io::Error),
+    #[error("opening the database: {0}")]
+    Db(#[from] crate::db::DbError),
+    #[error("{0}")]
+    System(#[from] crate::system::SystemError),
+    #[error("on-publish callback: {0}")]
+    OnPublish(String),
 }
 
 /// A running node.
@@ -56,18 +70,18 @@ pub struct Server {
     pub rtmp_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub registry: Arc<Registry>,
+    pub sys: Arc<System>,
+    /// What the first start created (admin login, stream key), to show once.
+    pub bootstrap: Option<Bootstrap>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
 
 impl Server {
-    /// Binds the listeners and starts serving, with the default publish authorization
-    /// (stream name = channel name).
+    /// Binds the listeners and starts serving, with the publish authorization the settings
+    /// name (device stream keys by default).
     pub async fn start(settings: Settings) -> Result<Self, StartError> {
-        let authorizer = Arc::new(ChannelNameAuthorizer {
-            app: settings.rtmp_app.clone(),
-        });
-        Self::start_with(settings, authorizer).await
+        Self::start_inner(settings, None).await
     }
 
     /// Like [`Server::start`] with a given publish authorizer.
@@ -75,10 +89,27 @@ impl Server {
         settings: Settings,
         authorizer: Arc<dyn PublishAuthorizer>,
     ) -> Result<Self, StartError> {
+        Self::start_inner(settings, Some(authorizer)).await
+    }
+
+    async fn start_inner(
+        settings: Settings,
+        authorizer: Option<Arc<dyn PublishAuthorizer>>,
+    ) -> Result<Self, StartError> {
+        // reqwest (webhooks) and rustls (HTTPS) use the process-wide provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
             path: settings.data_dir.clone(),
             source,
         })?;
+        let db = match &settings.database_url {
+            Some(url) => Db::connect(url).await?,
+            None => Db::open_sqlite(&settings.data_dir.join("onair.db")).await?,
+        };
+        let bootstrap = system::bootstrap(&db, &settings).await?;
+        // No publisher survives a restart of this node.
+        db.end_orphan_sessions(&settings.node_name).await?;
+        db.clear_device_sessions().await?;
         let rtmp = TcpListener::bind(settings.rtmp_listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -115,6 +146,51 @@ impl Server {
         });
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let live = Arc::new(LivePublishers::default());
+        let sys = System::new(db, settings.clone(), registry.clone(), live.clone()).await?;
+        let authorizer: Arc<dyn PublishAuthorizer> = match authorizer {
+            Some(a) => a,
+            None => match settings.publish_auth {
+                PublishAuthMode::StreamKey => Arc::new(StreamKeyAuthorizer::new(sys.clone())),
+                PublishAuthMode::Open => Arc::new(ChannelNameAuthorizer {
+                    app: settings.rtmp_app.clone(),
+                }),
+            },
+        };
+        let authorizer =
+            if settings.on_publish_url.is_some() || settings.on_publish_done_url.is_some() {
+                let client =
+                    webhooks::http_client().map_err(|e| StartError::OnPublish(e.to_string()))?;
+                let callback = settings
+                    .on_publish_url
+                    .as_ref()
+                    .map(|url| {
+                        webhooks::on_publish::OnPublishCallback::new(
+                            url.clone(),
+                            client.clone(),
+                            Duration::from_secs(5),
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| StartError::OnPublish(e.to_string()))?;
+                let done = settings
+                    .on_publish_done_url
+                    .as_ref()
+                    .map(|url| {
+                        webhooks::on_publish::OnPublishDone::new(
+                            url.clone(),
+                            client.clone(),
+                            Duration::from_secs(5),
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| StartError::OnPublish(e.to_string()))?;
+                Arc::new(webhooks::on_publish::OnPublishAuthorizer::with_done(
+                    authorizer, callback, done,
+                )) as Arc<dyn PublishAuthorizer>
+            } else {
+                authorizer
+            };
 
         let ingest = Arc::new(Ingest::new(
             registry.clone(),
@@ -124,6 +200,7 @@ impl Server {
                 handshake_timeout: settings.rtmp_handshake_timeout,
                 idle_timeout: settings.rtmp_idle_timeout,
             },
+            live,
         ));
         tasks.spawn(ingest.serve(rtmp, shutdown.clone()));
 
@@ -131,6 +208,7 @@ impl Server {
             registry: registry.clone(),
             metrics: http::metrics_handle(),
             max_block: Duration::from_secs(10),
+            sys: sys.clone(),
         };
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         match &settings.tls {
@@ -146,7 +224,6 @@ impl Server {
                 });
             }
             Some((cert, key)) => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
                 let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                     .await
                     .map_err(StartError::Tls)?;
@@ -188,6 +265,8 @@ impl Server {
             rtmp_addr,
             http_addr,
             registry,
+            sys,
+            bootstrap,
             shutdown,
             tasks,
         })
@@ -203,5 +282,7 @@ impl Server {
         })
         .await;
         self.tasks.abort_all();
+        self.sys.close().await;
+        self.sys.db.close().await;
     }
 }

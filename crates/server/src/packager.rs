@@ -18,7 +18,7 @@ use onair_media::{Frame, TIMESCALE, Tracks};
 use crate::window::{Chunks, LiveWindow, PartData, SegmentData};
 
 /// Segment and part targets.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackagerConfig {
     pub segment_target: Duration,
     pub part_target: Duration,

@@ -194,6 +194,17 @@ impl Registry {
         channel: &str,
         publisher_addr: String,
     ) -> Result<Publisher, PublishError> {
+        self.start_publish_with(channel, publisher_addr, None)
+    }
+
+    /// Starts publishing on `channel`, with the channel's own segment/part targets if it has
+    /// them (a reconnect within the grace period keeps the running playlist's).
+    pub fn start_publish_with(
+        self: &Arc<Self>,
+        channel: &str,
+        publisher_addr: String,
+        packager: Option<PackagerConfig>,
+    ) -> Result<Publisher, PublishError> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(PublishError::ShuttingDown);
         }
@@ -214,13 +225,13 @@ impl Registry {
                 Phase::Ended { .. } => {
                     let next_msn = c.packager.next_msn();
                     drop(c);
-                    let stream = self.new_stream(channel, next_msn, true, publisher_addr);
+                    let stream = self.new_stream(channel, next_msn, true, publisher_addr, packager);
                     streams.insert(channel.to_owned(), stream.clone());
                     return Ok(Publisher::new(self.clone(), stream, 0));
                 }
             }
         }
-        let stream = self.new_stream(channel, 0, false, publisher_addr);
+        let stream = self.new_stream(channel, 0, false, publisher_addr, packager);
         streams.insert(channel.to_owned(), stream.clone());
         Ok(Publisher::new(self.clone(), stream, 0))
     }
@@ -231,8 +242,9 @@ impl Registry {
         first_msn: u64,
         discontinuity: bool,
         publisher_addr: String,
+        packager: Option<PackagerConfig>,
     ) -> Arc<Stream> {
-        let p = &self.config.packager;
+        let p = &packager.unwrap_or(self.config.packager);
         let window = LiveWindow::new(
             self.config.window_segments,
             p.part_target.as_secs_f64(),

@@ -2,7 +2,8 @@
 //!
 //! One `router()` per resource; handlers are thin and return [`Problem`] on error.
 
-mod api;
+pub mod api;
+pub mod caller;
 mod flv;
 mod hls;
 pub mod problem;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Longest a blocking playlist or preload-hint request waits before giving up.
     pub max_block: Duration,
+    /// Database, limiters, keys: everything the API and playback authorization share.
+    pub sys: Arc<crate::system::System>,
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle.

@@ -10,9 +10,14 @@
 //! - [`alibaba`]: Alibaba Cloud CDN URL authentication, type A (`auth_key`).
 //! - [`totp`]: RFC 6238 TOTP over RFC 4226 HOTP, with Google Authenticator's Key Uri Format.
 //! - [`ratelimit`]: an in-memory GCRA (token bucket) limiter with bounded memory.
+//! - [`password`]: Argon2id password hashing (RFC 9106) and the password policy.
+//! - [`secret`]: random credentials (session cookies, API tokens, stream keys) and their stored
+//!   SHA-256 digests.
 
 pub mod alibaba;
+pub mod password;
 pub mod ratelimit;
+pub mod secret;
 pub mod signed_url;
 pub mod totp;
 

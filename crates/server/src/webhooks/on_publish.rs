@@ -52,7 +52,8 @@ use tokio::task::JoinHandle;
 
 use super::endpoint::{UrlError, validate_endpoint_url};
 use crate::auth::{
-    AuthFuture, PublishAuthorizer, PublishDenied, PublishRequest, is_valid_channel_name,
+    AuthFuture, HookFuture, PublishAuthorizer, PublishDenied, PublishEnded, PublishRequest,
+    PublishStarted, is_valid_channel_name,
 };
 
 /// Longest stream name a redirect may set (nginx-rtmp's `NGX_RTMP_MAX_NAME`).
@@ -323,12 +324,30 @@ async fn post(
 ///   channel name ([`is_valid_channel_name`]), otherwise the publish is refused.
 pub struct OnPublishAuthorizer {
     inner: Arc<dyn PublishAuthorizer>,
-    callback: OnPublishCallback,
+    callback: Option<OnPublishCallback>,
+    done: Option<OnPublishDone>,
 }
 
 impl OnPublishAuthorizer {
     pub fn new(inner: Arc<dyn PublishAuthorizer>, callback: OnPublishCallback) -> Self {
-        Self { inner, callback }
+        Self {
+            inner,
+            callback: Some(callback),
+            done: None,
+        }
+    }
+
+    /// `inner` with only (or also) the `on_publish_done` notification.
+    pub fn with_done(
+        inner: Arc<dyn PublishAuthorizer>,
+        callback: Option<OnPublishCallback>,
+        done: Option<OnPublishDone>,
+    ) -> Self {
+        Self {
+            inner,
+            callback,
+            done,
+        }
     }
 }
 
@@ -336,8 +355,11 @@ impl PublishAuthorizer for OnPublishAuthorizer {
     fn authorize<'a>(&'a self, request: &'a PublishRequest) -> AuthFuture<'a> {
         Box::pin(async move {
             let mut grant = self.inner.authorize(request).await?;
+            let Some(callback) = &self.callback else {
+                return Ok(grant);
+            };
             let req = OnPublishRequest::from_publish(request);
-            match self.callback.check(&req).await {
+            match callback.check(&req).await {
                 Ok(OnPublishOutcome::Allow) => Ok(grant),
                 Ok(OnPublishOutcome::Rename(name)) => {
                     if !is_valid_channel_name(&name) {
@@ -358,6 +380,17 @@ impl PublishAuthorizer for OnPublishAuthorizer {
                 }
             }
         })
+    }
+
+    fn started<'a>(&'a self, started: &'a PublishStarted) -> HookFuture<'a> {
+        self.inner.started(started)
+    }
+
+    fn ended<'a>(&'a self, started: &'a PublishStarted, ended: &'a PublishEnded) -> HookFuture<'a> {
+        if let Some(done) = &self.done {
+            done.notify(&OnPublishRequest::from_publish(&started.request));
+        }
+        self.inner.ended(started, ended)
     }
 }
 

@@ -2,25 +2,27 @@
 
 use std::fmt::Write as _;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use onair_media::{AudioConfig, VideoConfig};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::AppState;
+use crate::http::AppState;
 use crate::stream::{Phase, Protocol, Registry, Stream};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/streams", get(list_streams))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_streams))
 }
 
-#[derive(Serialize)]
-struct StreamList {
+#[derive(Serialize, ToSchema)]
+pub struct StreamList {
     streams: Vec<StreamInfo>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StreamInfo {
     channel: String,
     /// `live`, `reconnecting` (publisher dropped, within the grace period) or `ended`.
@@ -37,36 +39,38 @@ pub struct StreamInfo {
     playback: PlaybackUrls,
 }
 
-#[derive(Serialize)]
-struct VideoInfo {
+#[derive(Serialize, ToSchema)]
+pub struct VideoInfo {
     codec: String,
     width: u32,
     height: u32,
     fps: f64,
 }
 
-#[derive(Serialize)]
-struct AudioInfo {
+#[derive(Serialize, ToSchema)]
+pub struct AudioInfo {
     codec: String,
     sample_rate: u32,
     channels: u8,
 }
 
-#[derive(Serialize)]
-struct ViewerInfo {
+#[derive(Serialize, ToSchema)]
+pub struct ViewerInfo {
     hls: u64,
     llhls: u64,
     flv: u64,
 }
 
-#[derive(Serialize)]
-struct PlaybackUrls {
+#[derive(Serialize, ToSchema)]
+pub struct PlaybackUrls {
     hls: String,
     llhls: String,
     ts: String,
     flv: String,
 }
 
+/// Live streams on this node (and ended ones still served).
+#[utoipa::path(get, path = "/api/v1/streams", tag = "streams", responses((status = 200, body = StreamList)))]
 async fn list_streams(State(state): State<AppState>) -> Json<StreamList> {
     Json(StreamList {
         streams: state.registry.list().iter().map(|s| info(s)).collect(),

@@ -1,0 +1,204 @@
+//! Metadata storage: users, sessions and tokens, channels, devices, publish sessions, the audit
+//! log, webhooks and the mail outbox.
+//!
+//! One set of repository functions serves SQLite (the embedded single-node default, WAL mode, in
+//! the data directory) and PostgreSQL (shared by the nodes of a cluster), through sqlx's `Any`
+//! driver. To keep one schema and one row mapping for both, columns are only `TEXT` and `BIGINT`:
+//! times are Unix milliseconds, flags 0/1, identifiers ULIDs. Placeholders are `$1, $2, …`, which
+//! both databases accept. Migrations (`migrations/*.sql`) are compiled into the binary and applied
+//! at start-up.
+
+pub mod audit;
+pub mod channels;
+pub mod devices;
+pub mod outbox;
+pub mod publish_sessions;
+pub mod secrets;
+pub mod sessions;
+pub mod users;
+pub mod webhooks;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+
+/// Which database is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("a row with that {0} already exists")]
+    Conflict(&'static str),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Most rows one list call returns.
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+/// A page request: `limit` rows after skipping `offset`.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Page {
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Self {
+        Self {
+            limit: limit.unwrap_or(50).clamp(1, MAX_PAGE_SIZE),
+            offset: offset.unwrap_or(0).max(0),
+        }
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::new(None, None)
+    }
+}
+
+/// A pool over SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// The embedded migrations, in order.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "system management",
+    include_str!("../../migrations/0001_system_management.sql"),
+)];
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(*sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`) and applies pending migrations.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::UnsupportedUrl);
+        };
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(match backend {
+                // SQLite allows one writer at a time anyway; a few readers share WAL snapshots.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            });
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor as _;
+                    conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL")
+                        .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(url).await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers (playback authorization) proceed while the ingest path writes.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_optional(&pool)
+                .await?;
+        }
+        let db = Self { pool, backend };
+        migrator().run(&db.pool).await?;
+        Ok(db)
+    }
+
+    /// Opens (creating if needed) the SQLite database file at `path`.
+    pub async fn open_sqlite(path: &Path) -> DbResult<Self> {
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new time-ordered identifier.
+pub fn new_id() -> String {
+    ulid::Ulid::generate().to_string().to_ascii_lowercase()
+}
+
+/// Maps a unique-constraint violation to [`DbError::Conflict`].
+pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict(what),
+        _ => DbError::Sqlx(e),
+    }
+}
+
+pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(col)? != 0)
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

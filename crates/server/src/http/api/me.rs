@@ -1,0 +1,421 @@
+//! The signed-in user: profile, password, two-factor sign-in, sessions and access tokens.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::{audit, check_totp};
+use super::extract::Body;
+use super::validate::Check;
+use crate::db::audit::AuditResult;
+use crate::db::now_ms;
+use crate::db::sessions::{ApiToken, Session};
+use crate::db::users::UserView;
+use crate::http::caller::{Caller, CallerAuth};
+use crate::http::problem::ProblemBody;
+use crate::http::{AppState, Problem};
+use crate::security::secret::{self, SecretKind};
+use crate::security::{password, totp};
+
+/// Scopes a personal access token can carry.
+pub const TOKEN_SCOPES: &[&str] = &["read", "write"];
+/// Longest token lifetime (days).
+pub const MAX_TOKEN_DAYS: i64 = 3650;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(totp_setup))
+        .routes(routes!(totp_enable))
+        .routes(routes!(totp_disable))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(revoke_all_sessions))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me",
+    responses((status = 200, body = UserView), (status = 401, body = ProblemBody)))]
+async fn get_me(caller: Caller) -> Json<UserView> {
+    Json(UserView::from(&caller.user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    pub display_name: Option<String>,
+    /// A new password; needs `current_password`.
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+}
+
+/// Changes the display name and/or password. A password change signs out other sessions.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "me", request_body = UpdateMe,
+    responses((status = 200, body = UserView), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+async fn update_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<UpdateMe>,
+) -> Result<Json<UserView>, Problem> {
+    let sys = &state.sys;
+    let mut c = Check::new();
+    if let Some(n) = &b.display_name {
+        c.name("display_name", n);
+    }
+    if let Some(p) = &b.password {
+        c.password("password", p);
+        if b.current_password.is_none() {
+            c.fail("current_password", "is needed to change the password");
+        }
+    }
+    c.done()?;
+    if let Some(p) = &b.password {
+        let current = b.current_password.as_deref().unwrap_or("");
+        if !password::verify(current, Some(&caller.user.password_hash)).await {
+            audit(
+                sys,
+                Some(&caller.user),
+                "user.password_change",
+                Some(("user", caller.id())),
+                &caller.ip_text(),
+                AuditResult::Denied,
+                Some("wrong current password"),
+            )
+            .await;
+            return Err(Problem::forbidden("current password is wrong"));
+        }
+        let hash = password::hash(p).await.map_err(|e| Problem::internal(&e))?;
+        sys.db.set_password_hash(caller.id(), &hash).await?;
+        sys.db
+            .revoke_all_sessions(caller.id(), caller.session_id())
+            .await?;
+        audit(
+            sys,
+            Some(&caller.user),
+            "user.password_change",
+            Some(("user", caller.id())),
+            &caller.ip_text(),
+            AuditResult::Ok,
+            None,
+        )
+        .await;
+    }
+    if let Some(n) = &b.display_name {
+        sys.db.set_display_name(caller.id(), n.trim()).await?;
+    }
+    let user = sys
+        .db
+        .user(caller.id())
+        .await?
+        .ok_or_else(|| Problem::not_found("no such user"))?;
+    Ok(Json(UserView::from(&user)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetup {
+    /// Base32 secret, for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// Starts two-factor setup: a new secret that `totp/enable` confirms with a first code.
+#[utoipa::path(post, path = "/api/v1/me/totp/setup", tag = "me",
+    responses((status = 200, body = TotpSetup), (status = 409, body = ProblemBody)))]
+async fn totp_setup(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TotpSetup>, Problem> {
+    if caller.user.totp_secret.is_some() {
+        return Err(Problem::conflict(
+            "two-factor sign-in is already on; disable it first",
+        ));
+    }
+    let secret = totp::secret_base32(&totp::generate_secret());
+    state
+        .sys
+        .db
+        .set_totp_pending(caller.id(), Some(&secret))
+        .await?;
+    let raw = totp::parse_base32(&secret).map_err(|e| Problem::internal(&e))?;
+    Ok(Json(TotpSetup {
+        otpauth_uri: totp::otpauth_uri("OnAir", &caller.user.email, &raw),
+        secret,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    pub code: String,
+}
+
+/// Turns two-factor sign-in on, confirming the pending secret with a current code.
+#[utoipa::path(post, path = "/api/v1/me/totp/enable", tag = "me", request_body = CodeBody,
+    responses((status = 204), (status = 401, body = ProblemBody), (status = 409, body = ProblemBody)))]
+async fn totp_enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<CodeBody>,
+) -> Result<StatusCode, Problem> {
+    let sys = &state.sys;
+    let Some(pending) = caller.user.totp_pending.clone() else {
+        return Err(Problem::conflict("start with POST /api/v1/me/totp/setup"));
+    };
+    check_totp(sys, &caller.user, &pending, &b.code).await?;
+    let step = sys
+        .db
+        .user(caller.id())
+        .await?
+        .and_then(|u| u.totp_last_step);
+    sys.db.set_totp(caller.id(), Some(&pending), step).await?;
+    audit(
+        sys,
+        Some(&caller.user),
+        "user.totp_enable",
+        Some(("user", caller.id())),
+        &caller.ip_text(),
+        AuditResult::Ok,
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns two-factor sign-in off; needs a current code.
+#[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", request_body = CodeBody,
+    responses((status = 204), (status = 401, body = ProblemBody), (status = 409, body = ProblemBody)))]
+async fn totp_disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<CodeBody>,
+) -> Result<StatusCode, Problem> {
+    let sys = &state.sys;
+    let Some(secret) = caller.user.totp_secret.clone() else {
+        return Err(Problem::conflict("two-factor sign-in is off"));
+    };
+    check_totp(sys, &caller.user, &secret, &b.code).await?;
+    sys.db.set_totp(caller.id(), None, None).await?;
+    audit(
+        sys,
+        Some(&caller.user),
+        "user.totp_disable",
+        Some(("user", caller.id())),
+        &caller.ip_text(),
+        AuditResult::Ok,
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    #[serde(flatten)]
+    pub session: Session,
+    /// This is the session making the request.
+    pub current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionView>,
+}
+
+/// The user's signed-in console sessions.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", responses((status = 200, body = SessionList)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<SessionList>, Problem> {
+    let items = state
+        .sys
+        .db
+        .list_sessions(caller.id())
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            current: caller.session_id() == Some(s.id.as_str()),
+            session: s,
+        })
+        .collect();
+    Ok(Json(SessionList { items }))
+}
+
+/// Signs one session out.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "me", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ProblemBody)))]
+async fn revoke_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    if state.sys.db.revoke_session(caller.id(), &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found("no such session"))
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllBody {
+    /// Keep the session making this request signed in.
+    #[serde(default)]
+    pub keep_current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// Signs every session out (optionally but this one) and revokes every access token.
+#[utoipa::path(post, path = "/api/v1/me/sessions/revoke-all", tag = "me", request_body = RevokeAllBody,
+    responses((status = 200, body = Revoked)))]
+async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<RevokeAllBody>,
+) -> Result<Json<Revoked>, Problem> {
+    let sys = &state.sys;
+    let keep = if b.keep_current {
+        caller.session_id()
+    } else {
+        None
+    };
+    let mut revoked = sys.db.revoke_all_sessions(caller.id(), keep).await?;
+    revoked += sys.db.revoke_all_api_tokens(caller.id()).await?;
+    audit(
+        sys,
+        Some(&caller.user),
+        "user.revoke_all_sessions",
+        Some(("user", caller.id())),
+        &caller.ip_text(),
+        AuditResult::Ok,
+        None,
+    )
+    .await;
+    Ok(Json(Revoked { revoked }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub items: Vec<ApiToken>,
+}
+
+/// The user's personal access tokens (without their secrets).
+#[utoipa::path(get, path = "/api/v1/me/tokens", tag = "me", responses((status = 200, body = TokenList)))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TokenList>, Problem> {
+    Ok(Json(TokenList {
+        items: state.sys.db.list_api_tokens(caller.id()).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+    /// `read` and/or `write`.
+    pub scopes: Vec<String>,
+    /// Days until it expires; never when absent.
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: ApiToken,
+    /// The bearer token. Shown only now: store it.
+    pub token: String,
+}
+
+/// Creates a personal access token.
+#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "me", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), Problem> {
+    let sys = &state.sys;
+    // A token must not mint tokens: that would outlive its own revocation.
+    if matches!(caller.auth, CallerAuth::Token { .. }) {
+        return Err(Problem::forbidden(
+            "access tokens are created from a console session",
+        ));
+    }
+    let mut c = Check::new();
+    c.name("name", &b.name);
+    if b.scopes.is_empty() || b.scopes.iter().any(|s| !TOKEN_SCOPES.contains(&s.as_str())) {
+        c.fail("scopes", "must be a non-empty list of read, write");
+    }
+    if let Some(d) = b.expires_in_days
+        && !(1..=MAX_TOKEN_DAYS).contains(&d)
+    {
+        c.fail("expires_in_days", format!("must be 1..={MAX_TOKEN_DAYS}"));
+    }
+    c.done()?;
+    let mut scopes: Vec<String> = b.scopes.clone();
+    scopes.sort();
+    scopes.dedup();
+    let token = secret::generate(SecretKind::ApiToken);
+    let expires_at = b.expires_in_days.map(|d| now_ms() + d * 86_400_000);
+    let info = sys
+        .db
+        .create_api_token(
+            caller.id(),
+            b.name.trim(),
+            &secret::digest(&token),
+            &secret::visible_prefix(&token),
+            &scopes,
+            expires_at,
+        )
+        .await?;
+    audit(
+        sys,
+        Some(&caller.user),
+        "token.create",
+        Some(("token", &info.id)),
+        &caller.ip_text(),
+        AuditResult::Ok,
+        None,
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(CreatedToken { info, token })))
+}
+
+/// Revokes a personal access token.
+#[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "me", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ProblemBody)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let sys = &state.sys;
+    if sys.db.revoke_api_token(caller.id(), &id).await? {
+        audit(
+            sys,
+            Some(&caller.user),
+            "token.revoke",
+            Some(("token", &id)),
+            &caller.ip_text(),
+            AuditResult::Ok,
+            None,
+        )
+        .await;
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found("no such token"))
+    }
+}

@@ -1,0 +1,352 @@
+//! What the management API, publish authorization and playback authorization share: the
+//! database, the live registry, rate limiters, mail, playback signing keys and webhook events.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use data_encoding::BASE64URL_NOPAD;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::webhooks::NewDelivery;
+use crate::mail::Mailer;
+use crate::publishers::LivePublishers;
+use crate::security::ratelimit::{RateLimit, RateLimiter};
+use crate::security::secret;
+use crate::security::signed_url::SigningKeys;
+use crate::stream::Registry;
+use crate::webhooks::{AttemptRecord, DeliveryLog, Dispatcher, Endpoint, WebhookEvent};
+
+/// Keys tracked at most by each rate limiter.
+pub const MAX_LIMITER_KEYS: usize = 100_000;
+
+/// Rate limits and lockout policy. Defaults suit production; tests shrink them.
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Login attempts per client IP.
+    pub login_per_ip: RateLimit,
+    /// Consecutive failed logins after which an account is locked …
+    pub lockout_threshold: i64,
+    /// … for this long.
+    pub lockout: Duration,
+    /// Failed stream-key lookups per publisher IP.
+    pub stream_key_failures_per_ip: RateLimit,
+    /// Sign-ups, verification and reset mails per client IP.
+    pub mail_per_ip: RateLimit,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            login_per_ip: RateLimit {
+                max: 30,
+                per: Duration::from_secs(300),
+            },
+            lockout_threshold: 5,
+            lockout: Duration::from_secs(15 * 60),
+            stream_key_failures_per_ip: RateLimit {
+                max: 10,
+                per: Duration::from_secs(60),
+            },
+            mail_per_ip: RateLimit {
+                max: 10,
+                per: Duration::from_secs(3600),
+            },
+        }
+    }
+}
+
+pub struct Limiters {
+    pub login_ip: RateLimiter<IpAddr>,
+    pub stream_key_ip: RateLimiter<IpAddr>,
+    pub mail_ip: RateLimiter<IpAddr>,
+    /// Failed logins for addresses without an account: they lock out exactly like real
+    /// accounts, so lockout does not tell which addresses exist.
+    pub unknown_account: RateLimiter<String>,
+}
+
+/// Keys for playback URL authorization.
+pub struct PlaybackKeys {
+    /// OnAir's own HMAC-SHA256 tokens (`?token=`).
+    pub signed: SigningKeys,
+    /// Alibaba Cloud CDN type A keys (`?auth_key=`), primary first; empty when not configured.
+    pub alibaba: Vec<Vec<u8>>,
+    pub alibaba_ttl: Duration,
+}
+
+/// Everything the management side shares.
+pub struct System {
+    pub db: Db,
+    pub settings: Settings,
+    pub registry: Arc<Registry>,
+    pub live: Arc<LivePublishers>,
+    pub limits: LimitSettings,
+    pub limiters: Limiters,
+    pub mailer: Mailer,
+    pub playback: PlaybackKeys,
+    webhooks: Dispatcher,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SystemError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    #[error("playback signing key: {0}")]
+    SigningKey(String),
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+fn decode_key(name: &str, text: &str) -> Result<Vec<u8>, SystemError> {
+    // Keys are given as URL-safe base64 (as `onair` generates them) or as raw text.
+    let bytes = BASE64URL_NOPAD
+        .decode(text.trim_end_matches('=').as_bytes())
+        .unwrap_or_else(|_| text.as_bytes().to_vec());
+    if bytes.len() < 32 {
+        return Err(SystemError::SigningKey(format!(
+            "{name} must be at least 32 bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+impl System {
+    pub async fn new(
+        db: Db,
+        settings: Settings,
+        registry: Arc<Registry>,
+        live: Arc<LivePublishers>,
+    ) -> Result<Arc<Self>, SystemError> {
+        let limits = settings.limits.clone();
+        let primary = match &settings.playback_signing_key {
+            Some(k) => decode_key("playback-signing-key", k)?,
+            None => {
+                let stored = db
+                    .secret_or_create("playback_signing_key", || {
+                        BASE64URL_NOPAD.encode(&secret::random_bytes(32))
+                    })
+                    .await?;
+                decode_key("stored playback signing key", &stored)?
+            }
+        };
+        let secondary = settings
+            .playback_signing_key_secondary
+            .as_deref()
+            .map(|k| decode_key("playback-signing-key-secondary", k))
+            .transpose()?;
+        let signed = SigningKeys::new(&primary, secondary.as_deref())
+            .map_err(|e| SystemError::SigningKey(e.to_string()))?;
+        let alibaba = [
+            &settings.alibaba_auth_key,
+            &settings.alibaba_auth_key_secondary,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|k| k.as_bytes().to_vec())
+        .collect();
+        let mailer = Mailer::new(
+            db.clone(),
+            &settings.mail_from,
+            settings.smtp_url.as_deref(),
+        )?;
+        let client =
+            crate::webhooks::http_client().map_err(|e| SystemError::Http(e.to_string()))?;
+        let (webhooks, _task) = Dispatcher::spawn(
+            client,
+            Arc::new(db.clone()),
+            crate::webhooks::DispatchConfig::default(),
+        );
+        Ok(Arc::new(Self {
+            limiters: Limiters {
+                login_ip: RateLimiter::new(limits.login_per_ip, MAX_LIMITER_KEYS),
+                stream_key_ip: RateLimiter::new(
+                    limits.stream_key_failures_per_ip,
+                    MAX_LIMITER_KEYS,
+                ),
+                mail_ip: RateLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
+                unknown_account: RateLimiter::new(
+                    RateLimit {
+                        max: limits.lockout_threshold.clamp(1, u32::MAX as i64) as u32,
+                        per: limits.lockout,
+                    },
+                    MAX_LIMITER_KEYS,
+                ),
+            },
+            limits,
+            playback: PlaybackKeys {
+                signed,
+                alibaba,
+                alibaba_ttl: settings.alibaba_auth_ttl,
+            },
+            db,
+            settings,
+            registry,
+            live,
+            mailer,
+            webhooks,
+        }))
+    }
+
+    /// The base URL for links in e-mail.
+    pub fn public_url(&self) -> String {
+        match &self.settings.public_url {
+            Some(u) => u.clone(),
+            None => {
+                let scheme = if self.settings.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://localhost:{}", self.settings.http_listen.port())
+            }
+        }
+    }
+
+    /// Sends `event` to the webhooks of the channel owner (and admins) subscribed to it. Never
+    /// waits for delivery.
+    pub fn emit(self: &Arc<Self>, owner_id: &str, event: WebhookEvent) {
+        let this = self.clone();
+        let owner_id = owner_id.to_owned();
+        tokio::spawn(async move {
+            let kind = event.kind().as_str();
+            let hooks = match this.db.webhooks_for_event(&owner_id, kind).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "looking up webhooks failed");
+                    return;
+                }
+            };
+            if hooks.is_empty() {
+                return;
+            }
+            let endpoints = hooks
+                .into_iter()
+                .map(|h| Endpoint {
+                    id: h.id,
+                    url: h.url,
+                    secret: h.secret,
+                })
+                .collect();
+            if let Err(e) = this.webhooks.send(event, endpoints) {
+                tracing::warn!(error = %e, "webhook event dropped");
+            }
+        });
+    }
+
+    /// Sends `event` to exactly these endpoints (the API's "send a test event").
+    pub fn emit_to(&self, event: WebhookEvent, endpoints: Vec<Endpoint>) -> bool {
+        self.webhooks.send(event, endpoints).is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.webhooks.close(Duration::from_secs(5)).await;
+    }
+}
+
+impl DeliveryLog for Db {
+    fn record(
+        &self,
+        rec: AttemptRecord,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let r = self
+                .record_delivery(NewDelivery {
+                    webhook_id: &rec.endpoint_id,
+                    delivery_id: &rec.delivery_id,
+                    event_id: &rec.event_id,
+                    event_kind: &rec.event_kind,
+                    attempt: i64::from(rec.attempt),
+                    status: rec.status.map(i64::from),
+                    error: rec.error.as_deref(),
+                    duration_ms: rec.duration_ms as i64,
+                    succeeded: rec.succeeded,
+                    final_attempt: rec.final_attempt,
+                    at: rec.at_unix_ms,
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "recording a webhook delivery failed");
+            }
+        })
+    }
+}
+
+/// What the first start of a node created, to print once.
+#[derive(Clone, Debug)]
+pub struct Bootstrap {
+    pub admin_email: String,
+    /// Generated (and shown once) when `ONAIR_ADMIN_PASSWORD` was not given.
+    pub generated_password: Option<String>,
+    pub channel_slug: String,
+    pub stream_key: String,
+}
+
+/// On an empty database: creates the admin (from the settings, or with a generated password),
+/// a public channel `main` and a device with a stream key, so a new node can be pushed to and
+/// watched at once.
+pub async fn bootstrap(db: &Db, settings: &Settings) -> Result<Option<Bootstrap>, SystemError> {
+    use crate::db::users::{NewUser, Role, UserStatus};
+    if db.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let generated = settings.admin_password.is_none().then(|| {
+        // 20 characters of URL-safe base64: ~120 bits.
+        secret::generate(secret::SecretKind::Csrf)
+            .chars()
+            .take(20)
+            .collect::<String>()
+    });
+    let password = settings
+        .admin_password
+        .clone()
+        .or_else(|| generated.clone())
+        .unwrap_or_default();
+    let hash = crate::security::password::hash(&password)
+        .await
+        .map_err(|e| SystemError::SigningKey(e.to_string()))?;
+    let admin = db
+        .create_user(NewUser {
+            email: &settings.admin_email,
+            display_name: "Administrator",
+            password_hash: &hash,
+            role: Role::Admin,
+            status: UserStatus::Active,
+            email_verified: true,
+        })
+        .await?;
+    let channel = db
+        .create_channel(
+            &admin.id,
+            "main",
+            "Main",
+            crate::db::channels::Visibility::Public,
+        )
+        .await?;
+    let key = secret::generate(secret::SecretKind::StreamKey);
+    db.create_device(
+        &admin.id,
+        &channel.id,
+        "Default encoder",
+        crate::db::devices::DeviceKind::Other,
+        &secret::digest(&key),
+        &secret::visible_prefix(&key),
+    )
+    .await?;
+    db.audit(crate::db::audit::NewAudit {
+        actor: "system",
+        action: "system.bootstrap",
+        target_type: Some("user"),
+        target_id: Some(&admin.id),
+        ..Default::default()
+    })
+    .await?;
+    Ok(Some(Bootstrap {
+        admin_email: admin.email,
+        generated_password: generated,
+        channel_slug: channel.slug,
+        stream_key: key,
+    }))
+}
