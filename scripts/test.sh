@@ -14,12 +14,45 @@ command -v gst-launch-1.0 >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-tools)
 # rtmp2sink lives in plugins-bad; x264enc in plugins-ugly; flvmux in plugins-good.
 gst-inspect-1.0 rtmp2sink >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-bad gstreamer1.0-plugins-good gstreamer1.0-plugins-base)
 gst-inspect-1.0 x264enc >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-ugly)
+# avenc_aac (the GStreamer publisher's audio encoder) is in gstreamer1.0-libav.
+gst-inspect-1.0 avenc_aac >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-libav)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
+fi
+
+# --- PostgreSQL: every metadata test also runs on it ---------------------------------------------
+# Uses the server at ONAIR_TEST_POSTGRES_URL (default: 127.0.0.1:5432, database test); where none
+# answers, starts a throwaway server in a temporary directory and stops it at exit.
+cleanup=()
+on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
+trap on_exit EXIT
+export ONAIR_TEST_POSTGRES_URL="${ONAIR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if ! command -v psql >/dev/null 2>&1 || [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+  log "installing postgresql"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends postgresql postgresql-client
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+if psql "$ONAIR_TEST_POSTGRES_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
+  log "PostgreSQL: using $ONAIR_TEST_POSTGRES_URL"
+else
+  pg_dir=$(mktemp -d /tmp/onair-pg.XXXXXX)
+  pg_port=55432
+  while (echo >/dev/tcp/127.0.0.1/$pg_port) 2>/dev/null; do pg_port=$((pg_port + 1)); done
+  log "PostgreSQL: none answers at $ONAIR_TEST_POSTGRES_URL; starting a throwaway server on 127.0.0.1:$pg_port"
+  # The server refuses to run as root: run it as the postgres user when we are root.
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$pg_dir"; as_pg=(runuser -u postgres --); fi
+  "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  cleanup+=("${as_pg[*]} $pg_bin/pg_ctl -D $pg_dir/data -m fast -w stop >/dev/null; rm -rf $pg_dir")
+  export ONAIR_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 fi
 
 # --- Rust checks and tests ----------------------------------------------------------------------
@@ -35,7 +68,7 @@ cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
 
 log "cargo test"
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+cleanup+=("rm -f $results")
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$results" || status=$?
 # One closing line for the whole suite (cargo prints one per test binary, the last of which is

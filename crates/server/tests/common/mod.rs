@@ -2,6 +2,7 @@
 //! publishers and readers, and an independent LL-HLS playlist parser.
 #![allow(dead_code)]
 
+pub mod db;
 pub mod playlist;
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use onair_server::Server;
-use onair_server::config::{ServeArgs, Settings};
+use onair_server::config::{PublishAuthMode, ServeArgs, Settings};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -40,7 +41,15 @@ pub fn test_settings(data_dir: &Path) -> Settings {
     .resolve()
     .unwrap();
     s.log_json = false;
+    // The pipeline tests publish to `/live/{channel}` without credentials; the system
+    // management tests switch to stream keys (the production default) with `keyed()`.
+    s.publish_auth = PublishAuthMode::Open;
     s
+}
+
+/// Turns stream-key publish authorization on (the default outside tests).
+pub fn keyed(s: &mut Settings) {
+    s.publish_auth = PublishAuthMode::StreamKey;
 }
 
 pub struct TestNode {
@@ -56,9 +65,18 @@ impl TestNode {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_on(db::Backend::Sqlite, tweak).await
+    }
+
+    /// A node whose metadata lives on `backend` (SQLite in its data directory, or a fresh
+    /// PostgreSQL database).
+    pub async fn start_on(backend: db::Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
         let _ = tracing_subscriber_init();
         let dir = tempfile::tempdir().unwrap();
         let mut settings = test_settings(dir.path());
+        if backend == db::Backend::Postgres {
+            settings.database_url = Some(db::fresh_postgres().await);
+        }
         tweak(&mut settings);
         let server = Server::start(settings).await.unwrap();
         let http = format!("http://{}", server.http_addr);
@@ -69,6 +87,11 @@ impl TestNode {
             http,
             rtmp,
         }
+    }
+
+    /// The node's database, keys and live registry.
+    pub fn sys(&self) -> &std::sync::Arc<onair_server::system::System> {
+        &self.server.as_ref().expect("running").sys
     }
 
     pub fn url(&self, path: &str) -> String {
