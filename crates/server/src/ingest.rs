@@ -340,7 +340,9 @@ impl Ingest {
                         tracing::info!(peer = %conn.peer, channel = %grant.channel, reason = %e, "publish refused");
                         metrics::counter!("onair_publish_refused_total", "reason" => code)
                             .increment(1);
-                        session.reject_publish(stream_id, code, &e.to_string());
+                        let reason = e.to_string();
+                        self.authorizer.refused(&request, &grant, &reason).await;
+                        session.reject_publish(stream_id, code, &reason);
                         conn.stop = true;
                     }
                 }

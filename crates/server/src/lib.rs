@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod channel_cache;
 pub mod config;
 pub mod db;
 pub mod http;

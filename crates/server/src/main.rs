@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node: accept RTMP publishers and serve playback over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users from the command line (operators; works with the node running).
     User(UserArgs),
 }
@@ -75,7 +75,7 @@ enum UserCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::User(args) => user(args),
     }
 }

@@ -85,6 +85,8 @@ pub struct System {
     pub limiters: Limiters,
     pub mailer: Mailer,
     pub playback: PlaybackKeys,
+    /// Channels by slug, for playback authorization.
+    pub channels: crate::channel_cache::ChannelCache,
     webhooks: Dispatcher,
 }
 
@@ -186,6 +188,7 @@ impl System {
             registry,
             live,
             mailer,
+            channels: Default::default(),
             webhooks,
         }))
     }

@@ -1,8 +1,9 @@
 //! Viewer counting per stream and protocol.
 //!
 //! HTTP-FLV viewers hold a connection, so they are counted exactly. HLS viewers only make
-//! requests; a viewer is a distinct (client address, User-Agent) seen in the last
-//! [`HLS_VIEWER_WINDOW`].
+//! requests; a viewer is a distinct session seen in the last [`HLS_VIEWER_WINDOW`] (a sliding
+//! window): the playback signature when the URL carries one (one per viewer), else the
+//! (client address, User-Agent) pair.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -29,18 +30,29 @@ pub struct Viewers {
 
 impl Viewers {
     /// Records a request from an HLS client.
-    pub fn touch(&self, protocol: Protocol, ip: IpAddr, headers: &HeaderMap) {
+    pub fn touch(
+        &self,
+        protocol: Protocol,
+        ip: IpAddr,
+        headers: &HeaderMap,
+        session: Option<&str>,
+    ) {
         let map = match protocol {
             Protocol::Hls => &self.hls,
             Protocol::LlHls => &self.llhls,
             Protocol::Flv => return,
         };
         let mut h = DefaultHasher::new();
-        ip.hash(&mut h);
-        headers
-            .get(header::USER_AGENT)
-            .map(|v| v.as_bytes())
-            .hash(&mut h);
+        match session {
+            Some(s) => s.hash(&mut h),
+            None => {
+                ip.hash(&mut h);
+                headers
+                    .get(header::USER_AGENT)
+                    .map(|v| v.as_bytes())
+                    .hash(&mut h);
+            }
+        }
         let key = h.finish();
         let now = Instant::now();
         let mut m = map.lock();
@@ -92,11 +104,16 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::USER_AGENT, "a".parse().unwrap());
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        v.touch(Protocol::LlHls, ip, &h);
-        v.touch(Protocol::LlHls, ip, &h);
-        v.touch(Protocol::LlHls, "127.0.0.2".parse().unwrap(), &h);
+        v.touch(Protocol::LlHls, ip, &h, None);
+        v.touch(Protocol::LlHls, ip, &h, None);
+        v.touch(Protocol::LlHls, "127.0.0.2".parse().unwrap(), &h, None);
         assert_eq!(v.count(Protocol::LlHls), 2);
         assert_eq!(v.count(Protocol::Hls), 0);
+        // Two signed sessions behind one address and player are two viewers.
+        v.touch(Protocol::Hls, ip, &h, Some("token-a"));
+        v.touch(Protocol::Hls, ip, &h, Some("token-b"));
+        v.touch(Protocol::Hls, ip, &h, Some("token-a"));
+        assert_eq!(v.count(Protocol::Hls), 2);
         let g = v.flv_guard();
         assert_eq!(v.count(Protocol::Flv), 1);
         drop(g);

@@ -92,6 +92,17 @@ pub type AuthFuture<'a> =
 pub trait PublishAuthorizer: Send + Sync + 'static {
     fn authorize<'a>(&'a self, request: &'a PublishRequest) -> AuthFuture<'a>;
 
+    /// An authorized publish was refused after all (its channel is already live, or the node
+    /// is shutting down); `reason` is what the publisher was told.
+    fn refused<'a>(
+        &'a self,
+        _request: &'a PublishRequest,
+        _grant: &'a PublishGrant,
+        _reason: &'a str,
+    ) -> HookFuture<'a> {
+        Box::pin(async {})
+    }
+
     /// The publish was accepted (the RTMP session answered `NetStream.Publish.Start`).
     fn started<'a>(&'a self, _started: &'a PublishStarted) -> HookFuture<'a> {
         Box::pin(async {})

@@ -176,6 +176,36 @@ impl PublishAuthorizer for StreamKeyAuthorizer {
         Box::pin(self.check(request))
     }
 
+    fn refused<'a>(
+        &'a self,
+        request: &'a PublishRequest,
+        grant: &'a PublishGrant,
+        reason: &'a str,
+    ) -> HookFuture<'a> {
+        Box::pin(async move {
+            // A valid key is not charged against the address's failure budget: the refusal is
+            // about the channel's state, not a guess.
+            let ip_text = request.peer.ip().to_string();
+            if let Err(e) = self
+                .sys
+                .db
+                .audit(NewAudit {
+                    actor: "device",
+                    actor_id: None,
+                    action: "publish.start",
+                    target_type: grant.device_id.as_ref().map(|_| "device"),
+                    target_id: grant.device_id.as_deref(),
+                    ip: Some(&ip_text),
+                    result: Some(AuditResult::Denied),
+                    detail: Some(reason),
+                })
+                .await
+            {
+                tracing::warn!(error = %e, "audit write failed");
+            }
+        })
+    }
+
     fn started<'a>(&'a self, started: &'a PublishStarted) -> HookFuture<'a> {
         Box::pin(async move {
             let sys = &self.sys;

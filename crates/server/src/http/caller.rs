@@ -115,9 +115,18 @@ fn is_safe(method: &Method) -> bool {
 /// Authenticates a request. `Ok(None)`: no credentials at all. Credentials that are present but
 /// invalid are an error, never silently anonymous.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>, Problem> {
+    authenticate_request(&parts.headers, &parts.method, client_ip(parts), state).await
+}
+
+/// [`authenticate`] from a request's headers, method and client address.
+pub async fn authenticate_request(
+    headers: &HeaderMap,
+    method: &Method,
+    ip: IpAddr,
+    state: &AppState,
+) -> Result<Option<Caller>, Problem> {
     let db = &state.sys.db;
-    let ip = client_ip(parts);
-    if let Some(token) = bearer(&parts.headers) {
+    if let Some(token) = bearer(headers) {
         if token.len() > MAX_SECRET_LEN {
             return Err(Problem::unauthorized("invalid access token"));
         }
@@ -126,11 +135,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
                 "invalid, expired or revoked access token",
             ));
         };
-        let needed = if is_safe(&parts.method) {
-            "read"
-        } else {
-            "write"
-        };
+        let needed = if is_safe(method) { "read" } else { "write" };
         if !t.scopes.iter().any(|s| s == needed) {
             return Err(Problem::forbidden(format!(
                 "this access token lacks the {needed:?} scope"
@@ -146,7 +151,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
             ip,
         }));
     }
-    if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
         if token.len() > MAX_SECRET_LEN {
             return Err(Problem::unauthorized("invalid session"));
         }
@@ -154,11 +159,10 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
             return Err(Problem::unauthorized("session expired or signed out")
                 .with_kind("https://onair.invalid/problems/session-expired"));
         };
-        if !is_safe(&parts.method) {
+        if !is_safe(method) {
             // Double-submit: a cross-site form can send the cookie but cannot read it to
             // echo it in a header.
-            let sent = parts
-                .headers
+            let sent = headers
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");

@@ -11,14 +11,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use onair_media::flv;
 use onair_media::{Frame, TIMESCALE, Tracks};
 
+use super::playback::{self, PlaybackRequest};
 use super::{AppState, Problem};
 use crate::hub::{HubMessage, Subscription};
 use crate::viewers::FlvViewer;
@@ -35,10 +38,25 @@ pub fn router() -> Router<AppState> {
 async fn flv_stream(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let channel = file.strip_suffix(".flv").ok_or_else(|| {
         Problem::not_found("playback URLs are /live/{channel}.flv or /live/{channel}/index.m3u8")
     })?;
+    let access = playback::authorize(
+        &state,
+        &PlaybackRequest {
+            channel,
+            path: uri.path(),
+            query: query.as_deref(),
+            headers: &headers,
+            ip: peer.ip(),
+        },
+    )
+    .await?;
     let stream = state
         .registry
         .get(channel)
@@ -76,6 +94,7 @@ async fn flv_stream(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store"),
     );
+    access.apply(&mut res);
     Ok(res)
 }
 

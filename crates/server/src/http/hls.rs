@@ -16,13 +16,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use onair_hls::request::{self, Decision, HlsQuery};
 use tokio::time::Instant;
 
+use super::playback::{self, Access, PlaybackRequest};
 use super::{AppState, Problem};
 use crate::playlists;
 use crate::stream::{Protocol, Stream};
@@ -43,11 +44,50 @@ async fn dispatch(
     Path((channel, path)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let access = playback::authorize(
+        &state,
+        &PlaybackRequest {
+            channel: &channel,
+            path: uri.path(),
+            query: query.as_deref(),
+            headers: &headers,
+            ip: peer.ip(),
+        },
+    )
+    .await?;
+    let mut res = serve(
+        &state,
+        &channel,
+        &path,
+        &uri,
+        query.as_deref(),
+        &access,
+        peer,
+        &headers,
+    )
+    .await?;
+    access.apply(&mut res);
+    Ok(res)
+}
+
+/// Serves an authorized request.
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    state: &AppState,
+    channel: &str,
+    path: &str,
+    uri: &Uri,
+    query: Option<&str>,
+    access: &Access,
+    peer: SocketAddr,
+    headers: &HeaderMap,
 ) -> Result<Response, Problem> {
     let stream = state
         .registry
-        .get(&channel)
+        .get(channel)
         .ok_or_else(|| Problem::not_found(format!("channel {channel:?} is not live")))?;
     let segs: Vec<&str> = path.split('/').collect();
     let protocol = if segs.first() == Some(&"ts") {
@@ -55,11 +95,29 @@ async fn dispatch(
     } else {
         Protocol::LlHls
     };
-    stream.viewers.touch(protocol, peer.ip(), &headers);
+    stream
+        .viewers
+        .touch(protocol, peer.ip(), headers, access.session());
+    // Relative URIs in a playlist resolve against its directory (signatures cover full paths).
+    let dir = uri.path().rsplit_once('/').map_or("/", |(d, _)| d);
+    let dir = format!("{dir}/");
+    let sign = |text: Bytes| -> Bytes {
+        match std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| playback::sign_playlist(state, access, &dir, t))
+        {
+            Some(signed) => Bytes::from(signed),
+            None => text,
+        }
+    };
     match segs.as_slice() {
-        ["index.m3u8"] => multivariant(&stream),
-        ["llhls.m3u8"] => media_playlist(&state, &stream, query.as_deref(), Kind::LlHls).await,
-        ["ts", "index.m3u8"] => media_playlist(&state, &stream, query.as_deref(), Kind::Ts).await,
+        ["index.m3u8"] => multivariant(&stream).map(|r| map_body(r, sign)),
+        ["llhls.m3u8"] => media_playlist(state, &stream, query, Kind::LlHls)
+            .await
+            .map(|r| map_body(r, sign)),
+        ["ts", "index.m3u8"] => media_playlist(state, &stream, query, Kind::Ts)
+            .await
+            .map(|r| map_body(r, sign)),
         [sid, "init", file] => {
             check_sid(&stream, sid)?;
             let id = parse_name(file, ".mp4")?;
@@ -73,19 +131,19 @@ async fn dispatch(
         [sid, "part", file] => {
             check_sid(&stream, sid)?;
             let seq = parse_name(file, ".m4s")?;
-            let data = wait_for(&state, &stream, |w| part_state(w, seq)).await?;
+            let data = wait_for(state, &stream, |w| part_state(w, seq)).await?;
             Ok(media_response(MP4_TYPE, data))
         }
         [sid, "seg", file] => {
             check_sid(&stream, sid)?;
             let msn = parse_name(file, ".m4s")?;
-            let data = wait_for(&state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?;
+            let data = wait_for(state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?;
             Ok(media_response(MP4_TYPE, data))
         }
         ["ts", sid, file] => {
             check_sid(&stream, sid)?;
             let msn = parse_name(file, ".ts")?;
-            let data = wait_for(&state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?;
+            let data = wait_for(state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?;
             Ok(media_response(TS_TYPE, data))
         }
         _ => Err(Problem::not_found("no such resource")),
@@ -114,14 +172,17 @@ fn parse_name<T: std::str::FromStr>(file: &str, ext: &str) -> Result<T, Problem>
         .ok_or_else(|| Problem::not_found("no such object"))
 }
 
-fn multivariant(stream: &Stream) -> Result<Response, Problem> {
+fn multivariant(stream: &Stream) -> Result<PlaylistResponse, Problem> {
     let w = stream.window.read();
     if w.last_complete_msn().is_none() {
         return Err(Problem::not_ready("the stream has no complete segment yet"));
     }
     let text = playlists::multivariant(&w, stream.stats.fps())
         .ok_or_else(|| Problem::not_ready("the stream's codecs are not known yet"))?;
-    Ok(playlist_response(text, "public, max-age=2"))
+    Ok(PlaylistResponse {
+        text: Bytes::from(text),
+        cache: "public, max-age=2",
+    })
 }
 
 async fn media_playlist(
@@ -129,7 +190,7 @@ async fn media_playlist(
     stream: &Arc<Stream>,
     query: Option<&str>,
     kind: Kind,
-) -> Result<Response, Problem> {
+) -> Result<PlaylistResponse, Problem> {
     let q = request::parse_query(query.unwrap_or(""))
         .map_err(|e| Problem::bad_request(e.to_string()))?;
     if kind == Kind::Ts && (q.msn.is_some() || q.skip.is_some()) {
@@ -181,7 +242,7 @@ async fn media_playlist(
                         } else {
                             "public, max-age=1"
                         };
-                        return Ok(playlist_response(text, cache));
+                        return Ok(PlaylistResponse { text, cache });
                     }
                     Decision::BadRequest(reason) => return Err(Problem::bad_request(reason)),
                     Decision::Wait => {}
@@ -270,6 +331,16 @@ async fn wait_for(
             return Err(Problem::not_ready("the object was not produced in time"));
         }
     }
+}
+
+/// A playlist is answered as one [`Bytes`] body; signing rewrites it.
+struct PlaylistResponse {
+    text: Bytes,
+    cache: &'static str,
+}
+
+fn map_body(p: PlaylistResponse, sign: impl FnOnce(Bytes) -> Bytes) -> Response {
+    playlist_response(sign(p.text), p.cache)
 }
 
 fn playlist_response(text: impl Into<Bytes>, cache: &'static str) -> Response {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod caller;
 mod flv;
 mod hls;
+pub mod playback;
 pub mod problem;
 
 use std::sync::{Arc, OnceLock};

@@ -382,6 +382,15 @@ impl PublishAuthorizer for OnPublishAuthorizer {
         })
     }
 
+    fn refused<'a>(
+        &'a self,
+        request: &'a PublishRequest,
+        grant: &'a crate::auth::PublishGrant,
+        reason: &'a str,
+    ) -> HookFuture<'a> {
+        self.inner.refused(request, grant, reason)
+    }
+
     fn started<'a>(&'a self, started: &'a PublishStarted) -> HookFuture<'a> {
         self.inner.started(started)
     }

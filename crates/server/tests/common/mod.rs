@@ -2,6 +2,7 @@
 //! publishers and readers, and an independent LL-HLS playlist parser.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod db;
 pub mod playlist;
 
@@ -111,15 +112,23 @@ fn tracing_subscriber_init() -> Option<()> {
 
 /// `ffmpeg -re -i FIXTURE -c copy -f flv rtmp://…/live/NAME` in the background.
 pub fn push(node: &TestNode, name: &str, fixture_name: &str) -> Child {
+    push_fixture(node, name, fixture_name, false)
+}
+
+/// Like [`push`], looping the fixture until killed (for tests that need a stream to stay live).
+pub fn push_looped(node: &TestNode, name: &str) -> Child {
+    push_fixture(node, name, LIVE_FIXTURE, true)
+}
+
+fn push_fixture(node: &TestNode, name: &str, fixture_name: &str, looped: bool) -> Child {
     Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-re",
-            "-i",
-        ])
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(if looped {
+            &["-stream_loop", "-1"][..]
+        } else {
+            &[][..]
+        })
+        .arg("-i")
         .arg(fixture(fixture_name))
         .args(["-c", "copy", "-f", "flv"])
         .arg(format!("{}/live/{name}", node.rtmp))
@@ -207,8 +216,24 @@ impl Probe {
 
 /// Runs ffprobe counting packets (the whole input is read: a live input is read to its end).
 pub fn ffprobe(input: &str, limit: Duration) -> Probe {
+    ffprobe_with(input, limit, true)
+}
+
+/// ffprobe of a live input: stream parameters only (counting packets would read until the
+/// stream ends).
+pub fn ffprobe_live(input: &str, limit: Duration) -> Probe {
+    ffprobe_with(input, limit, false)
+}
+
+fn ffprobe_with(input: &str, limit: Duration, count: bool) -> Probe {
     let child = Command::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-show_entries"])
+        .args(["-v", "error"])
+        .args(if count {
+            &["-count_packets"][..]
+        } else {
+            &[][..]
+        })
+        .arg("-show_entries")
         .arg("stream=codec_type,codec_name,width,height,nb_read_packets")
         .args(["-of", "json", input])
         .stdout(Stdio::piped())

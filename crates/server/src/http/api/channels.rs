@@ -21,7 +21,7 @@ use crate::http::caller::Caller;
 use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
 use crate::security::{alibaba, signed_url};
-use crate::stream::Phase;
+use crate::stream::{Phase, Protocol};
 use crate::system::System;
 
 /// Shortest and longest per-channel segment target (ms).
@@ -49,14 +49,25 @@ pub struct ChannelView {
     pub channel: Channel,
     /// A publisher is live on this channel now.
     pub live: bool,
+    /// Viewers now: HTTP-FLV connections plus distinct HLS and LL-HLS sessions seen in the
+    /// last 15 s.
+    pub viewers: u64,
 }
 
 fn view(sys: &System, channel: Channel) -> ChannelView {
-    let live = sys
-        .registry
-        .get(&channel.slug)
-        .is_some_and(|s| s.phase() == Phase::Live);
-    ChannelView { channel, live }
+    let stream = sys.registry.get(&channel.slug);
+    let live = stream.as_ref().is_some_and(|s| s.phase() == Phase::Live);
+    let viewers = stream.map_or(0, |s| {
+        [Protocol::Hls, Protocol::LlHls, Protocol::Flv]
+            .into_iter()
+            .map(|p| s.viewers.count(p))
+            .sum()
+    });
+    ChannelView {
+        channel,
+        live,
+        viewers,
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -282,6 +293,8 @@ async fn update_channel(
         )
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
+    sys.channels.invalidate(&cur.slug);
+    sys.channels.invalidate(&channel.slug);
     audit(
         sys,
         Some(&caller.user),
@@ -307,6 +320,7 @@ async fn delete_channel(
     let channel = managed(sys, &caller, &id).await?;
     sys.live.kick_channel(&channel.slug, "channel_deleted");
     sys.db.delete_channel(&id).await?;
+    sys.channels.invalidate(&channel.slug);
     audit(
         sys,
         Some(&caller.user),
@@ -349,6 +363,7 @@ async fn ban_channel(
         .set_channel_banned(&id, Some(&reason))
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
+    sys.channels.invalidate(&channel.slug);
     sys.live.kick_channel(&channel.slug, "banned");
     audit(
         sys,
@@ -378,6 +393,7 @@ async fn resume_channel(
         .set_channel_banned(&id, None)
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
+    sys.channels.invalidate(&channel.slug);
     audit(
         sys,
         Some(&caller.user),

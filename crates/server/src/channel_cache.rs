@@ -1,0 +1,53 @@
+//! A short-lived cache of channel rows by slug, for playback authorization.
+//!
+//! Every playlist, part and segment request of a non-open node asks who may watch its channel;
+//! a viewer fetches several objects per second, so the answer is kept for [`CHANNEL_CACHE_TTL`]
+//! instead of costing a database round trip each time. The API invalidates a slug when it
+//! changes the channel, so visibility changes and bans on this node apply at once; other nodes
+//! of a cluster see them within the TTL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::db::channels::Channel;
+use crate::db::{Db, DbResult};
+
+/// How long a looked-up channel (or its absence) is trusted.
+pub const CHANNEL_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Slugs cached at most; the cache is emptied when full (requests for unknown slugs cannot
+/// grow it without bound).
+pub const MAX_CACHED_CHANNELS: usize = 10_000;
+
+/// When a slug was looked up, and what was found.
+type Entry = (Instant, Option<Arc<Channel>>);
+
+#[derive(Default)]
+pub struct ChannelCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl ChannelCache {
+    /// The channel named `slug`, from the cache or the database.
+    pub async fn get(&self, db: &Db, slug: &str) -> DbResult<Option<Arc<Channel>>> {
+        if let Some((at, c)) = self.entries.lock().get(slug)
+            && at.elapsed() < CHANNEL_CACHE_TTL
+        {
+            return Ok(c.clone());
+        }
+        let channel = db.channel_by_slug(slug).await?.map(Arc::new);
+        let mut entries = self.entries.lock();
+        if entries.len() >= MAX_CACHED_CHANNELS {
+            entries.clear();
+        }
+        entries.insert(slug.to_owned(), (Instant::now(), channel.clone()));
+        Ok(channel)
+    }
+
+    /// Forgets `slug` (its channel changed).
+    pub fn invalidate(&self, slug: &str) {
+        self.entries.lock().remove(slug);
+    }
+}

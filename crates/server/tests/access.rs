@@ -1,0 +1,624 @@
+//! Publish authorization by device stream keys and playback authorization by channel
+//! visibility and signed URLs, end to end with ffmpeg, on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::api::{Api, channel_with_device, user};
+use common::db::Backend;
+use common::*;
+use onair_server::db::audit::AuditFilter;
+use onair_server::db::users::Role;
+use onair_server::security::ratelimit::RateLimit;
+use onair_server::security::{alibaba, signed_url};
+use reqwest::header;
+use serde_json::json;
+
+/// Waits until the channel API reports a live publisher.
+async fn wait_live(api: &Api, channel_id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, ch) = api.get(&format!("/api/v1/channels/{channel_id}")).await;
+        if ch["live"] == true {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "channel never went live: {ch}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Pushes the fixture with `key` and expects the server to refuse it.
+async fn assert_refused(node: &TestNode, key: &str) -> String {
+    let child = push(node, key, LIVE_FIXTURE);
+    let out = wait_child_async(child, Duration::from_secs(30)).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "publishing with {key:?} should have been refused"
+    );
+    stderr
+}
+
+async fn denied_publishes(node: &TestNode) -> usize {
+    node.sys()
+        .db
+        .list_audit(
+            &AuditFilter {
+                action: Some("publish.start"),
+                ..Default::default()
+            },
+            onair_server::db::Page::new(Some(200), None),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.result == "denied")
+        .count()
+}
+
+async fn publish_with_stream_keys(backend: Backend) {
+    let node = TestNode::start_on(backend, keyed).await;
+    let bob = user(&node, "bob@example.com", Role::Broadcaster).await;
+    let admin = user(&node, "root@example.com", Role::Admin).await;
+    let (channel_id, device_id, key) = channel_with_device(&bob, "bobtv").await;
+
+    // The channel name is not a credential; an unknown key neither.
+    assert_refused(&node, "bobtv").await;
+    assert_refused(&node, "sk_not-a-real-key").await;
+    assert_eq!(denied_publishes(&node).await, 2);
+
+    // The device's key publishes to its channel; the stream plays.
+    let pusher = push_looped(&node, &key);
+    let llhls = node.url("/live/bobtv/llhls.m3u8");
+    wait_ok(&llhls, Duration::from_secs(20)).await;
+    let url = node.url("/live/bobtv/index.m3u8");
+    wait_ok(&url, Duration::from_secs(20)).await;
+    let probe = tokio::task::spawn_blocking(move || ffprobe_live(&url, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.stream("video").map(|v| v.codec_name.as_str()),
+        Some("h264"),
+        "{probe:?}"
+    );
+
+    // Live status on the device and the channel.
+    let (s, dev) = bob.get(&format!("/api/v1/devices/{device_id}")).await;
+    assert_eq!(s, 200, "{dev}");
+    assert_eq!(dev["online"], true, "{dev}");
+    assert_eq!(
+        dev["live"]["video_codec"]
+            .as_str()
+            .map(|c| c.starts_with("avc1")),
+        Some(true),
+        "{dev}"
+    );
+    assert_eq!(dev["live"]["width"], 320, "{dev}");
+    assert!(dev["live"]["publisher_ip"].as_str().is_some(), "{dev}");
+    assert!(
+        dev.get("stream_key").is_none(),
+        "the key is shown only once: {dev}"
+    );
+    let (_, ch) = bob.get(&format!("/api/v1/channels/{channel_id}")).await;
+    assert_eq!(ch["live"], true, "{ch}");
+
+    // A second publisher with the same key while live is refused (no takeover by default).
+    assert_refused(&node, &key).await;
+
+    // Rotating the key with kick: the old key's publisher is gone, the old key is refused.
+    let (s, rotated) = bob
+        .post(
+            &format!("/api/v1/devices/{device_id}/rotate-key"),
+            json!({"kick": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{rotated}");
+    let new_key = rotated["stream_key"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, key);
+    let out = wait_child_async(pusher, Duration::from_secs(20)).await;
+    assert!(!out.status.success(), "the kicked ffmpeg should fail");
+    assert_refused(&node, &key).await;
+
+    // Disabled device: refused; enabled again: publishes.
+    let (s, _) = bob
+        .patch(
+            &format!("/api/v1/devices/{device_id}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_refused(&node, &new_key).await;
+    let (s, _) = bob
+        .patch(
+            &format!("/api/v1/devices/{device_id}"),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // Banned channel (admin only): refused; resumed: publishes, and kick from the API works.
+    let (s, _) = bob
+        .post(&format!("/api/v1/channels/{channel_id}/ban"), json!({}))
+        .await;
+    assert_eq!(s, 403, "only admins ban");
+    let (s, b) = admin
+        .post(
+            &format!("/api/v1/channels/{channel_id}/ban"),
+            json!({"reason": "terms of service"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["banned"], true);
+    assert_refused(&node, &new_key).await;
+    let (s, _) = get_text(&llhls).await;
+    assert_eq!(s, 403, "a banned channel does not play");
+    let (s, _) = admin
+        .post(&format!("/api/v1/channels/{channel_id}/resume"), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let pusher = push_looped(&node, &new_key);
+    wait_live(&bob, &channel_id).await;
+    let (s, k) = bob
+        .post(&format!("/api/v1/channels/{channel_id}/kick"), json!({}))
+        .await;
+    assert!(s == 200 || s == 204, "{s} {k}");
+    let out = wait_child_async(pusher, Duration::from_secs(20)).await;
+    assert!(!out.status.success(), "the kicked ffmpeg should fail");
+
+    // Every refusal left an audit row; the history has the publish sessions with end reasons.
+    assert_eq!(denied_publishes(&node).await, 6);
+    // Ends are recorded off the ingest path: give them a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let sessions = loop {
+        let sessions = node
+            .sys()
+            .db
+            .list_publish_sessions(
+                Some(&channel_id),
+                None,
+                None,
+                onair_server::db::Page::new(Some(50), None),
+            )
+            .await
+            .unwrap();
+        if sessions.iter().all(|s| s.ended_at.is_some()) || std::time::Instant::now() > deadline {
+            break sessions;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    assert!(
+        sessions.iter().all(|s| s.ended_at.is_some()),
+        "{sessions:?}"
+    );
+    // Newest first: the kicked one, then the one cut off by the key rotation.
+    assert_eq!(
+        sessions[0].end_reason.as_deref(),
+        Some("kicked"),
+        "{sessions:?}"
+    );
+    assert_eq!(
+        sessions[1].end_reason.as_deref(),
+        Some("key_rotated"),
+        "{sessions:?}"
+    );
+    assert_eq!(sessions[1].width, Some(320));
+    assert!(sessions[1].bytes > 10_000, "{sessions:?}");
+    let metrics = get_text(&node.url("/metrics")).await.1;
+    assert!(
+        metrics.contains("onair_stream_key_refused_total"),
+        "refusals are counted"
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_with_stream_keys_sqlite() {
+    publish_with_stream_keys(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_with_stream_keys_postgres() {
+    publish_with_stream_keys(Backend::Postgres).await;
+}
+
+/// Guessing stream keys is rate-limited per address: after the limit even a valid key is
+/// refused from that address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_key_guessing_is_rate_limited() {
+    let node = TestNode::start_on(Backend::Sqlite, |s| {
+        keyed(s);
+        s.limits.stream_key_failures_per_ip = RateLimit {
+            max: 3,
+            per: Duration::from_secs(600),
+        };
+    })
+    .await;
+    let bob = user(&node, "bob@example.com", Role::Broadcaster).await;
+    let (_, _, key) = channel_with_device(&bob, "bobtv").await;
+    for i in 0..3 {
+        assert_refused(&node, &format!("guess-{i}")).await;
+    }
+    assert_refused(&node, &key).await;
+    let metrics = get_text(&node.url("/metrics")).await.1;
+    assert!(
+        metrics.contains("onair_stream_key_rate_limited_total"),
+        "{metrics}"
+    );
+    node.stop().await;
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Every URI a playlist lists (URI lines and `URI="…"` attributes).
+fn playlist_uris(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if !line.starts_with('#') {
+            out.push(line.to_owned());
+            continue;
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("URI=\"") {
+            rest = &rest[i + 5..];
+            let end = rest.find('"').unwrap();
+            out.push(rest[..end].to_owned());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+/// Resolves a playlist's relative `uri` against the playlist's URL.
+fn resolve(playlist_url: &str, uri: &str) -> String {
+    let base = playlist_url.split('?').next().unwrap();
+    let dir = base.rsplit_once('/').unwrap().0;
+    format!("{dir}/{uri}")
+}
+
+async fn status(url: &str) -> u16 {
+    get(url).await.status().as_u16()
+}
+
+/// Fetches a signed LL-HLS stream the way a player does: the multivariant playlist, the media
+/// playlist it names, and every init section, part and segment that one lists. Every URI must
+/// carry a signature (checked by `signed`) and every fetch must succeed.
+async fn play_signed(url: &str, signed: impl Fn(&str) -> bool) -> usize {
+    let (s, multivariant) = get_text(url).await;
+    assert_eq!(s, 200, "{url}: {multivariant}");
+    let variants = playlist_uris(&multivariant);
+    assert_eq!(variants.len(), 1, "{multivariant}");
+    assert!(signed(&variants[0]), "unsigned variant URI: {multivariant}");
+    let media_url = resolve(url, &variants[0]);
+    let (s, media) = get_text(&media_url).await;
+    assert_eq!(s, 200, "{media_url}: {media}");
+    let uris = playlist_uris(&media);
+    assert!(uris.len() > 3, "{media}");
+    let mut fetched = 0;
+    for uri in &uris {
+        assert!(signed(uri), "unsigned URI {uri} in {media}");
+        if uri.contains("PRELOAD") {
+            continue;
+        }
+        let u = resolve(&media_url, uri);
+        // The preload hint names a part that does not exist yet: it blocks until it does.
+        assert_eq!(status(&u).await, 200, "{u}");
+        fetched += 1;
+    }
+    fetched
+}
+
+fn tamper(token: &str) -> String {
+    let mut t: Vec<char> = token.chars().collect();
+    let i = t.len() / 2;
+    t[i] = if t[i] == 'A' { 'B' } else { 'A' };
+    t.into_iter().collect()
+}
+
+async fn playback_authorization(backend: Backend) {
+    let alibaba_key = "alibaba-type-a-private-key-0123456789";
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        s.alibaba_auth_key = Some(alibaba_key.to_owned());
+    })
+    .await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let friend = user(&node, "friend@example.com", Role::Viewer).await;
+    let stranger = user(&node, "stranger@example.com", Role::Viewer).await;
+    let admin = user(&node, "root@example.com", Role::Admin).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "show").await;
+    let (other_id, _, _) = channel_with_device(&owner, "other").await;
+    let anon = Api::anonymous(&node.http);
+    let friend_id = friend.get("/api/v1/me").await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let pusher = push_looped(&node, &key);
+    let llhls = node.url("/live/show/llhls.m3u8");
+    wait_ok(&llhls, Duration::from_secs(20)).await;
+    // Let a few segments complete so the playlist lists parts and segments.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let set_visibility = |v: &'static str| {
+        let owner = owner.clone();
+        let path = format!("/api/v1/channels/{channel_id}");
+        async move {
+            let (s, b) = owner.patch(&path, json!({"visibility": v})).await;
+            assert_eq!(s, 200, "{b}");
+        }
+    };
+    let objects = [
+        "/live/show/index.m3u8",
+        "/live/show/llhls.m3u8",
+        "/live/show/ts/index.m3u8",
+    ];
+
+    // public: anyone, cacheable by shared caches.
+    for p in objects {
+        let res = anon.request(reqwest::Method::GET, p).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{p}");
+        let cc = res.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(cc.starts_with("public"), "{p}: {cc}");
+    }
+
+    // authenticated: anonymous 401, any signed-in user or token 200 (and private to them).
+    set_visibility("authenticated").await;
+    for p in objects {
+        let (s, body) = anon.get(p).await;
+        assert_eq!(s, 401, "{p}: {body}");
+        let res = stranger
+            .request(reqwest::Method::GET, p)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{p}");
+        let cc = res.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(cc.starts_with("private"), "{p}: {cc}");
+    }
+    let token_api = stranger.with_token(&["read"]).await;
+    assert_eq!(
+        token_api
+            .request(reqwest::Method::GET, objects[1])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // private: owner, admin and granted users only.
+    set_visibility("private").await;
+    assert_eq!(anon.get(objects[1]).await.0, 401);
+    assert_eq!(stranger.get(objects[1]).await.0, 403);
+    assert_eq!(friend.get(objects[1]).await.0, 403);
+    let (s, b) = owner
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/channels/{channel_id}/grants/{friend_id}"),
+            None,
+        )
+        .await;
+    assert!(s == 204 || s == 200, "{s} {b}");
+    for api in [&owner, &admin, &friend] {
+        let res = api
+            .request(reqwest::Method::GET, objects[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    // A user who may not watch cannot mint a signed URL either.
+    let (s, _) = stranger
+        .post(
+            &format!("/api/v1/channels/{channel_id}/playback-url"),
+            json!({}),
+        )
+        .await;
+    assert!(s == 403 || s == 404, "{s}");
+
+    // signed: nothing plays without a signature, not even for the owner's cookie.
+    set_visibility("signed").await;
+    for p in objects {
+        let (s, body) = anon.get(p).await;
+        assert_eq!(s, 403, "{p}: {body}");
+    }
+    let (s, urls) = friend
+        .post(
+            &format!("/api/v1/channels/{channel_id}/playback-url"),
+            json!({"ttl_seconds": 600}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let hls = urls["hls"].as_str().unwrap().to_owned();
+    let token = urls["query"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("token=")
+        .unwrap()
+        .to_owned();
+    assert!(
+        hls.starts_with(&node.http) || hls.contains("/live/show/index.m3u8"),
+        "{urls}"
+    );
+    let hls = node.url(&hls[hls.find("/live/").unwrap()..]);
+    let fetched = play_signed(&hls, |u| u.contains(&format!("token={token}"))).await;
+    assert!(fetched > 3);
+    // The classic HLS playlist and HTTP-FLV under the same token.
+    let ts_url = node.url(&format!("/live/show/ts/index.m3u8?token={token}"));
+    let (s, ts) = get_text(&ts_url).await;
+    assert_eq!(s, 200);
+    let seg = playlist_uris(&ts).pop().unwrap();
+    assert!(seg.contains("token="), "{ts}");
+    assert_eq!(status(&resolve(&ts_url, &seg)).await, 200);
+    let seg_unsigned = resolve(&ts_url, seg.split('?').next().unwrap());
+    let (s, _) = get_text(&seg_unsigned).await;
+    assert_eq!(s, 403, "a segment without the token");
+    let flv = get(&node.url(&format!("/live/show.flv?token={token}"))).await;
+    assert_eq!(flv.status(), 200);
+    drop(flv);
+
+    // Refused signatures are 403 problem+json, for playlists and media objects alike.
+    let keys = &node.sys().playback.signed;
+    let sign = |scope: &str, expires: u64, ip: Option<IpAddr>| {
+        signed_url::sign(
+            keys,
+            &signed_url::Grant {
+                scope: scope.to_owned(),
+                expires,
+                user_id: String::new(),
+                client_ip: ip,
+            },
+        )
+        .unwrap()
+    };
+    let expired = sign("/live/show/", now_unix() - 10, None);
+    let wrong_scope = sign("/live/other/", now_unix() + 600, None);
+    let wrong_ip = sign(
+        "/live/show/",
+        now_unix() + 600,
+        Some("10.1.2.3".parse().unwrap()),
+    );
+    let right_ip = sign(
+        "/live/show/",
+        now_unix() + 600,
+        Some("127.0.0.1".parse().unwrap()),
+    );
+    let part = playlist_uris(
+        &get_text(&node.url(&format!("/live/show/llhls.m3u8?token={token}")))
+            .await
+            .1,
+    )
+    .into_iter()
+    .find(|u| u.contains("/part/"))
+    .unwrap();
+    let part_path = format!("/live/show/{}", part.split('?').next().unwrap());
+    for path in [
+        "/live/show/index.m3u8",
+        "/live/show/llhls.m3u8",
+        part_path.as_str(),
+        "/live/show.flv",
+    ] {
+        for (what, t) in [
+            ("expired", expired.clone()),
+            ("tampered", tamper(&token)),
+            ("wrong scope", wrong_scope.clone()),
+            ("wrong ip", wrong_ip.clone()),
+            ("garbage", "x".repeat(5000)),
+        ] {
+            let res = get(&node.url(&format!("{path}?token={t}"))).await;
+            assert_eq!(res.status(), 403, "{what} token on {path}");
+            assert_eq!(
+                res.headers()[header::CONTENT_TYPE],
+                "application/problem+json",
+                "{what} token on {path}"
+            );
+        }
+        assert_eq!(
+            status(&node.url(&format!("{path}?token={right_ip}"))).await,
+            200,
+            "{path}"
+        );
+    }
+    // A token for the other channel does not open this one, and vice versa.
+    let other_token = sign("/live/other/", now_unix() + 600, None);
+    assert_eq!(
+        status(&node.url(&format!("/live/show/llhls.m3u8?token={other_token}"))).await,
+        403
+    );
+    let _ = other_id;
+
+    // Alibaba type A: the API signs the multivariant URL; each child is signed on its own.
+    let (s, urls) = owner
+        .post(
+            &format!("/api/v1/channels/{channel_id}/playback-url"),
+            json!({"format": "alibaba", "ttl_seconds": 600}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let hls = urls["hls"].as_str().unwrap();
+    let hls = node.url(&hls[hls.find("/live/").unwrap()..]);
+    let fetched = play_signed(&hls, |u| u.contains("auth_key=")).await;
+    assert!(fetched > 3);
+    // A URL signed by independent code (the CDN's formula) plays; expired and tampered do not.
+    let md5 = |s: &str| {
+        use md5::Digest;
+        data_encoding::HEXLOWER.encode(&md5::Md5::digest(s.as_bytes()))
+    };
+    let path = "/live/show/llhls.m3u8";
+    let ts = now_unix();
+    let hash = md5(&format!("{path}-{ts}-abc123-0-{alibaba_key}"));
+    assert_eq!(
+        status(&node.url(&format!("{path}?auth_key={ts}-abc123-0-{hash}"))).await,
+        200
+    );
+    let old = ts - 3600;
+    let hash_old = md5(&format!("{path}-{old}-abc123-0-{alibaba_key}"));
+    assert_eq!(
+        status(&node.url(&format!("{path}?auth_key={old}-abc123-0-{hash_old}"))).await,
+        403
+    );
+    let other_path_hash = md5(&format!(
+        "/live/other/llhls.m3u8-{ts}-abc123-0-{alibaba_key}"
+    ));
+    assert_eq!(
+        status(&node.url(&format!("{path}?auth_key={ts}-abc123-0-{other_path_hash}"))).await,
+        403
+    );
+    assert!(
+        alibaba::verify(
+            path,
+            &format!("{ts}-abc123-0-{hash}"),
+            ts,
+            1800,
+            &[alibaba_key.as_bytes()]
+        )
+        .is_ok()
+    );
+
+    // Viewers: distinct signed sessions count as distinct viewers.
+    let (_, ch) = owner.get(&format!("/api/v1/channels/{channel_id}")).await;
+    assert!(ch["viewers"].as_u64().unwrap() >= 2, "{ch}");
+    let metrics = get_text(&node.url("/metrics")).await.1;
+    assert!(
+        metrics.contains("onair_stream_viewers{channel=\"show\""),
+        "viewer gauge"
+    );
+    assert!(
+        metrics.contains("onair_playback_refused_total"),
+        "refusal counter"
+    );
+
+    let mut pusher = pusher;
+    pusher.kill().ok();
+    pusher.wait().ok();
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_authorization_sqlite() {
+    playback_authorization(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_authorization_postgres() {
+    playback_authorization(Backend::Postgres).await;
+}

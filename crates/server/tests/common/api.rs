@@ -1,0 +1,162 @@
+//! A small REST client for the management API: a console session (cookie + CSRF header) or a
+//! bearer token.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// `Cookie` header value of a console session.
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl Api {
+    pub fn anonymous(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            client: super::client(),
+            cookie: None,
+            csrf: None,
+            bearer: None,
+        }
+    }
+
+    /// Signs in with e-mail and password; panics unless it succeeds.
+    pub async fn login(base: &str, email: &str, password: &str) -> Self {
+        let mut api = Self::anonymous(base);
+        let res = api
+            .client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let cookies: Vec<String> = res
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "login of {email} failed: {body}");
+        api.cookie = Some(cookies.join("; "));
+        api.csrf = body["csrf_token"].as_str().map(str::to_owned);
+        api
+    }
+
+    /// The same user through a personal access token with `scopes`.
+    pub async fn with_token(&self, scopes: &[&str]) -> Self {
+        let (s, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/me/tokens",
+                Some(json!({"name": "test", "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(s, 201, "creating a token failed: {body}");
+        Self {
+            base: self.base.clone(),
+            client: self.client.clone(),
+            cookie: None,
+            csrf: None,
+            bearer: Some(body["token"].as_str().expect("token").to_owned()),
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            r = r.header(reqwest::header::COOKIE, c);
+        }
+        if let Some(t) = &self.csrf
+            && method != Method::GET
+        {
+            r = r.header("x-csrf-token", t);
+        }
+        if let Some(b) = &self.bearer {
+            r = r.bearer_auth(b);
+        }
+        r
+    }
+
+    /// Sends a JSON request; returns the status and the JSON body (`Null` when empty).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.request(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let res = r.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+}
+
+/// Creates an active, verified user directly in the database and signs them in.
+pub async fn user(node: &super::TestNode, email: &str, role: onair_server::db::users::Role) -> Api {
+    use onair_server::db::users::{NewUser, UserStatus};
+    let password = "correct horse battery staple";
+    let hash = onair_server::security::password::hash(password)
+        .await
+        .unwrap();
+    node.sys()
+        .db
+        .create_user(NewUser {
+            email,
+            display_name: email.split('@').next().unwrap_or(email),
+            password_hash: &hash,
+            role,
+            status: UserStatus::Active,
+            email_verified: true,
+        })
+        .await
+        .unwrap();
+    Api::login(&node.http, email, password).await
+}
+
+/// A channel (`slug`, public) and a device on it, created through the API as `api`; returns
+/// (channel id, device id, stream key).
+pub async fn channel_with_device(api: &Api, slug: &str) -> (String, String, String) {
+    let (s, ch) = api
+        .post("/api/v1/channels", json!({"slug": slug, "title": slug}))
+        .await;
+    assert_eq!(s, 201, "{ch}");
+    let channel_id = ch["id"].as_str().unwrap().to_owned();
+    let (s, dev) = api
+        .post(
+            "/api/v1/devices",
+            json!({"name": format!("{slug} encoder"), "channel_id": channel_id}),
+        )
+        .await;
+    assert_eq!(s, 201, "{dev}");
+    (
+        channel_id,
+        dev["id"].as_str().unwrap().to_owned(),
+        dev["stream_key"].as_str().unwrap().to_owned(),
+    )
+}
