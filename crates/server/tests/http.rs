@@ -127,18 +127,29 @@ fn sigterm_stops_the_binary_cleanly() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let mut rtmp = None;
+    // The first start prints the admin login, a stream key and where to push and watch.
+    let (mut publish, mut watch, mut password) = (None, None, None);
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if let Some(i) = line.find("rtmp://") {
-            let rest = &line[i..];
-            rtmp = Some(rest.split("/live").next().unwrap().to_owned());
+        if line.contains("ffmpeg -re") {
+            publish = line.split_whitespace().last().map(str::to_owned);
+        }
+        if line.trim_start().starts_with("LL-HLS") {
+            watch = line.split_whitespace().last().map(str::to_owned);
+        }
+        if line.trim_start().starts_with("Password") {
+            password = line.split_whitespace().nth(1).map(str::to_owned);
         }
         if line.contains("Live streams:") {
             break;
         }
     }
-    let rtmp = rtmp.expect("the binary prints its RTMP address");
+    let publish = publish.expect("the binary prints a publish URL with the stream key");
+    let watch = watch.expect("the binary prints the LL-HLS URL");
+    assert!(
+        password.is_some_and(|p| p.len() >= 16),
+        "a generated admin password is printed once"
+    );
     let publisher = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -152,10 +163,24 @@ fn sigterm_stops_the_binary_cleanly() {
         ])
         .arg(fixture(LIVE_FIXTURE))
         .args(["-c", "copy", "-f", "flv"])
-        .arg(format!("{rtmp}/live/term"))
+        .arg(&publish)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // What the banner says to watch plays what the banner says to push.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let probe = loop {
+        let probe = ffprobe_live(&watch, Duration::from_secs(20));
+        if probe.stream("video").is_some() || Instant::now() > deadline {
+            break probe;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        probe.stream("video").map(|v| v.codec_name.as_str()),
+        Some("h264"),
+        "{probe:?}"
+    );
     std::thread::sleep(Duration::from_secs(2));
     let start = Instant::now();
     let status = Command::new("kill")
