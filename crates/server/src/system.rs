@@ -103,10 +103,13 @@ pub enum SystemError {
 }
 
 fn decode_key(name: &str, text: &str) -> Result<Vec<u8>, SystemError> {
-    // Keys are given as URL-safe base64 (as `onair` generates them) or as raw text.
-    let bytes = BASE64URL_NOPAD
+    // Keys are given as URL-safe base64 (as `onair` generates them) or as raw text. Text that
+    // happens to be valid base64 but decodes to too few bytes is taken as raw text.
+    let decoded = BASE64URL_NOPAD
         .decode(text.trim_end_matches('=').as_bytes())
-        .unwrap_or_else(|_| text.as_bytes().to_vec());
+        .ok()
+        .filter(|b| b.len() >= 32);
+    let bytes = decoded.unwrap_or_else(|| text.as_bytes().to_vec());
     if bytes.len() < 32 {
         return Err(SystemError::SigningKey(format!(
             "{name} must be at least 32 bytes"
