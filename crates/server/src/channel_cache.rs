@@ -1,4 +1,5 @@
-//! A short-lived cache of channel rows by slug, for playback authorization.
+//! Short-lived caches for playback authorization: channel rows by slug, and which signed-in
+//! callers were recently allowed to watch which channel.
 //!
 //! Every playlist, part and segment request of a non-open node asks who may watch its channel;
 //! a viewer fetches several objects per second, so the answer is kept for [`CHANNEL_CACHE_TTL`]
@@ -49,5 +50,36 @@ impl ChannelCache {
     /// Forgets `slug` (its channel changed).
     pub fn invalidate(&self, slug: &str) {
         self.entries.lock().remove(slug);
+    }
+}
+
+/// How long a caller's permission to watch a channel is trusted before their credentials and
+/// grants are looked up again: a revoked session or grant stops playback within this time.
+pub const GRANT_CACHE_TTL: Duration = Duration::from_secs(5);
+/// (credential, channel) pairs remembered at most; emptied when full.
+pub const MAX_CACHED_GRANTS: usize = 100_000;
+
+/// Recent positive playback decisions for cookie and bearer-token callers, keyed by the digest
+/// of the credential and the channel id. Only "allowed" is remembered; a refusal is always
+/// looked up afresh.
+#[derive(Default)]
+pub struct GrantCache {
+    entries: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl GrantCache {
+    pub fn allowed(&self, credential_digest: &str, channel_id: &str) -> bool {
+        self.entries
+            .lock()
+            .get(&(credential_digest.to_owned(), channel_id.to_owned()))
+            .is_some_and(|at| at.elapsed() < GRANT_CACHE_TTL)
+    }
+
+    pub fn remember(&self, credential_digest: String, channel_id: String) {
+        let mut entries = self.entries.lock();
+        if entries.len() >= MAX_CACHED_GRANTS {
+            entries.clear();
+        }
+        entries.insert((credential_digest, channel_id), Instant::now());
     }
 }

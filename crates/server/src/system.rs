@@ -87,6 +87,8 @@ pub struct System {
     pub playback: PlaybackKeys,
     /// Channels by slug, for playback authorization.
     pub channels: crate::channel_cache::ChannelCache,
+    /// Recent playback permissions of signed-in callers.
+    pub playback_grants: crate::channel_cache::GrantCache,
     webhooks: Dispatcher,
 }
 
@@ -192,6 +194,7 @@ impl System {
             live,
             mailer,
             channels: Default::default(),
+            playback_grants: Default::default(),
             webhooks,
         }))
     }

@@ -13,6 +13,9 @@
 //!    session cookie or bearer token; `private` the owner, admins and granted users; `signed`
 //!    nobody.
 //!
+//! A signed-in caller's permission is remembered for a few seconds per credential and channel
+//! ([`crate::channel_cache::GrantCache`]), so a viewer's many requests cost one lookup.
+//!
 //! What was accepted ([`Access`]) also decides how responses are written: playlists served
 //! under a signature carry it on every URI they list, so a player holding one signed URL can
 //! fetch everything below it, and responses granted through a cookie or bearer token are
@@ -24,10 +27,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 
-use super::caller::authenticate_request;
+use super::caller::{SESSION_COOKIE, authenticate_request, bearer, cookie};
 use super::{AppState, Problem};
 use crate::config::PublishAuthMode;
 use crate::db::channels::Visibility;
+use crate::security::secret::{self, MAX_SECRET_LEN};
 use crate::security::{alibaba, signed_url};
 
 /// Problem type URI of refused playback signatures.
@@ -161,6 +165,17 @@ pub async fn authorize(state: &AppState, req: &PlaybackRequest<'_>) -> Result<Ac
             Err(refused("this channel is played with a signed URL only"))
         }
         Visibility::Authenticated | Visibility::Private => {
+            // A viewer fetches several objects a second: a recent "allowed" for the same
+            // credential and channel stands for a few seconds (see `GrantCache`).
+            let credential = bearer(req.headers)
+                .or_else(|| cookie(req.headers, SESSION_COOKIE))
+                .filter(|c| c.len() <= MAX_SECRET_LEN)
+                .map(secret::digest);
+            if let Some(d) = &credential
+                && sys.playback_grants.allowed(d, &channel.id)
+            {
+                return Ok(Access::Credentials);
+            }
             let Some(caller) =
                 authenticate_request(req.headers, &Method::GET, req.ip, state).await?
             else {
@@ -174,6 +189,9 @@ pub async fn authorize(state: &AppState, req: &PlaybackRequest<'_>) -> Result<Ac
                 || caller.can_manage(&channel.owner_id)
                 || sys.db.has_channel_grant(&channel.id, caller.id()).await?;
             if allowed {
+                if let Some(d) = credential {
+                    sys.playback_grants.remember(d, channel.id.clone());
+                }
                 Ok(Access::Credentials)
             } else {
                 metrics::counter!("onair_playback_refused_total", "reason" => "not_granted")
