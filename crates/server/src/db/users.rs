@@ -166,7 +166,7 @@ pub struct UserChanges {
 /// What [`Db::update_user`] did.
 #[derive(Debug)]
 pub enum UserUpdate {
-    Updated(User),
+    Updated(Box<User>),
     NotFound,
     /// Refused: the change would leave no active admin.
     LastAdmin,
@@ -203,7 +203,7 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(match row {
-            Some(r) => UserUpdate::Updated(from_row(&r)?),
+            Some(r) => UserUpdate::Updated(Box::new(from_row(&r)?)),
             None if self.user(id).await?.is_some() => UserUpdate::LastAdmin,
             None => UserUpdate::NotFound,
         })
