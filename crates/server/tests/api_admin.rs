@@ -309,7 +309,7 @@ async fn users_admin_crud(backend: Backend) {
         assert!(item.get("password_hash").is_none());
     }
     let r = get(&node, "/api/v1/users?role=viewer", &admin.token).await;
-    assert_eq!(r.ids(), [v_id.clone()]);
+    assert_eq!(r.ids(), [v_id.as_str()]);
     let r = get(
         &node,
         "/api/v1/users?role=admin&status=active",
@@ -319,9 +319,9 @@ async fn users_admin_crud(backend: Backend) {
     assert_eq!(r.ids().len(), 2, "{}", r.body);
     assert!(r.ids().contains(&admin.id));
     let r = get(&node, "/api/v1/users?q=VERA", &admin.token).await;
-    assert_eq!(r.ids(), [v_id.clone()], "display name, any case");
+    assert_eq!(r.ids(), [v_id.as_str()], "display name, any case");
     let r = get(&node, "/api/v1/users?q=caster%40", &admin.token).await;
-    assert_eq!(r.ids(), [bc.id.clone()], "e-mail substring");
+    assert_eq!(r.ids(), [bc.id.as_str()], "e-mail substring");
     let r = get(&node, "/api/v1/users?q=%25", &admin.token).await;
     assert_eq!(r.ids(), Vec::<String>::new(), "LIKE wildcards are literal");
     let r = get(&node, "/api/v1/users?status=disabled", &admin.token).await;
@@ -891,7 +891,7 @@ async fn webhooks(backend: Backend) {
     assert_eq!(r.status, 200);
     assert!(r.body.get("secret").is_none(), "{}", r.body);
     let r = get(&node, "/api/v1/webhooks", &b1.token).await;
-    assert_eq!(r.ids(), [id.clone()]);
+    assert_eq!(r.ids(), [id.as_str()]);
     assert!(r.items()[0].get("secret").is_none());
     let r = post(
         &node,
@@ -920,7 +920,7 @@ async fn webhooks(backend: Backend) {
         .await
         .problem(404);
     let r = get(&node, "/api/v1/webhooks", &b2.token).await;
-    assert_eq!(r.ids(), [id2.clone()]);
+    assert_eq!(r.ids(), [id2.as_str()]);
     // Admins manage all.
     let r = get(&node, "/api/v1/webhooks", &admin.token).await;
     let mut ids = r.ids();
@@ -934,7 +934,7 @@ async fn webhooks(backend: Backend) {
         &admin.token,
     )
     .await;
-    assert_eq!(r.ids(), [id2.clone()]);
+    assert_eq!(r.ids(), [id2.as_str()]);
     assert_eq!(get(&node, &other, &admin.token).await.status, 200);
 
     // Change.

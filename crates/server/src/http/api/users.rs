@@ -12,11 +12,11 @@ use utoipa_axum::routes;
 use super::auth::audit;
 use super::extract::{Body, Query};
 use super::validate::{Check, MAX_NAME_LEN};
-use crate::db::Page;
 use crate::db::audit::AuditResult;
 use crate::db::users::{
     NewUser, Role, User, UserChanges, UserFilter, UserStatus, UserUpdate, UserView,
 };
+use crate::db::{MAX_PAGE_SIZE, Page};
 use crate::http::caller::Caller;
 use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
@@ -155,8 +155,8 @@ async fn get_user(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub role: Option<Role>,
-    /// `active` or `disabled`. Disabling signs the user out everywhere and revokes their
-    /// access tokens.
+    /// `active` or `disabled`. Disabling signs the user out everywhere, revokes their
+    /// access tokens and disconnects their devices' live publishes.
     pub status: Option<UserStatus>,
     pub display_name: Option<String>,
 }
@@ -211,6 +211,7 @@ async fn update_user(
     if disabled {
         sys.db.revoke_all_sessions(&id, None).await?;
         sys.db.revoke_all_api_tokens(&id).await?;
+        kick_devices(sys, &id).await?;
     }
     let action = if disabled {
         "user.disable"
@@ -243,6 +244,29 @@ async fn update_user(
     )
     .await;
     Ok(Json(UserView::from(&user)))
+}
+
+/// Disconnects the live publishes of a user's devices (their keys are refused from now on,
+/// since the owner is not active).
+async fn kick_devices(sys: &System, owner_id: &str) -> Result<(), Problem> {
+    let mut offset = 0;
+    loop {
+        let page = sys
+            .db
+            .list_devices(
+                Some(owner_id),
+                None,
+                Page::new(Some(MAX_PAGE_SIZE), Some(offset)),
+            )
+            .await?;
+        for d in &page {
+            sys.live.kick_device(&d.id, "owner_disabled");
+        }
+        if (page.len() as i64) < MAX_PAGE_SIZE {
+            return Ok(());
+        }
+        offset += MAX_PAGE_SIZE;
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
