@@ -1332,3 +1332,85 @@ fn new_routes_are_documented() {
         assert!(paths.iter().any(|k| k.as_str() == p), "{p} not documented");
     }
 }
+
+/// Two admins demoting each other at the same moment: exactly one wins, an admin remains.
+async fn last_admin_guard_is_atomic(backend: Backend) {
+    use onair_server::db::users::{UserChanges, UserUpdate};
+    let (db, _dir) = common::db::open(backend).await;
+    let mut admins = Vec::new();
+    for email in ["a@example.com", "b@example.com"] {
+        let u = db
+            .create_user(NewUser {
+                email,
+                display_name: email,
+                password_hash: "x",
+                role: Role::Admin,
+                status: UserStatus::Active,
+                email_verified: true,
+            })
+            .await
+            .unwrap();
+        admins.push(u.id);
+    }
+    for round in 0..20 {
+        // Demote by role, by status, or both.
+        let (first, second) = if round % 2 == 0 {
+            (
+                UserChanges {
+                    role: Some(Role::Viewer),
+                    ..Default::default()
+                },
+                UserChanges {
+                    role: Some(Role::Broadcaster),
+                    ..Default::default()
+                },
+            )
+        } else {
+            (
+                UserChanges {
+                    status: Some(UserStatus::Disabled),
+                    ..Default::default()
+                },
+                UserChanges {
+                    role: Some(Role::Viewer),
+                    status: Some(UserStatus::Disabled),
+                    ..Default::default()
+                },
+            )
+        };
+        let (a, b) = tokio::join!(
+            db.update_user(&admins[0], first),
+            db.update_user(&admins[1], second),
+        );
+        let won = [a.unwrap(), b.unwrap()]
+            .into_iter()
+            .filter(|r| match r {
+                UserUpdate::Updated(_) => true,
+                UserUpdate::LastAdmin => false,
+                UserUpdate::NotFound => panic!("not found"),
+            })
+            .count();
+        assert_eq!(won, 1, "round {round}");
+        assert_eq!(db.count_admins().await.unwrap(), 1, "round {round}");
+        for id in &admins {
+            db.set_user_role(id, Role::Admin).await.unwrap();
+            db.set_user_status(id, UserStatus::Active).await.unwrap();
+        }
+    }
+    assert!(matches!(
+        db.update_user("nope", UserChanges::default())
+            .await
+            .unwrap(),
+        UserUpdate::NotFound
+    ));
+}
+
+#[tokio::test]
+async fn last_admin_guard_is_atomic_sqlite() {
+    last_admin_guard_is_atomic(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_admin_guard_is_atomic_postgres() {
+    last_admin_guard_is_atomic(Backend::Postgres).await;
+}
