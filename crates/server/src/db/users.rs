@@ -180,7 +180,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         if self.backend == super::Backend::Postgres {
             sqlx::query(
-                "SELECT id FROM users WHERE role = 'admin' AND status = 'active' FOR UPDATE",
+                "SELECT id FROM users WHERE role = 'admin' AND status = 'active' ORDER BY id FOR UPDATE",
             )
             .fetch_all(&mut *tx)
             .await?;
