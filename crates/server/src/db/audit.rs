@@ -74,8 +74,15 @@ pub struct NewAudit<'a> {
 #[derive(Default)]
 pub struct AuditFilter<'a> {
     pub actor_id: Option<&'a str>,
+    /// The actor's user id or its `actor` text (an e-mail, `system`, `anonymous`, …).
+    pub actor: Option<&'a str>,
     pub action: Option<&'a str>,
+    pub target_type: Option<&'a str>,
     pub target_id: Option<&'a str>,
+    /// Entries at or after this time (Unix ms).
+    pub since: Option<i64>,
+    /// Entries before this time (Unix ms).
+    pub until: Option<i64>,
 }
 
 impl Db {
@@ -104,6 +111,8 @@ impl Db {
         let rows = sqlx::query(
             "SELECT * FROM audit_log
              WHERE ($1 = '' OR actor_id = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR target_id = $3)
+               AND ($6 = '' OR actor_id = $6 OR actor = $6) AND ($7 = '' OR target_type = $7)
+               AND at >= $8 AND at < $9
              ORDER BY at DESC, id DESC LIMIT $4 OFFSET $5",
         )
         .bind(f.actor_id.unwrap_or(""))
@@ -111,6 +120,10 @@ impl Db {
         .bind(f.target_id.unwrap_or(""))
         .bind(page.limit)
         .bind(page.offset)
+        .bind(f.actor.unwrap_or(""))
+        .bind(f.target_type.unwrap_or(""))
+        .bind(f.since.unwrap_or(i64::MIN))
+        .bind(f.until.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)

@@ -55,6 +55,19 @@ pub struct SessionEnd {
     pub reason: String,
 }
 
+/// Filters for listing publish sessions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PublishSessionFilter<'a> {
+    pub channel_id: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+    /// Owner of the channel.
+    pub owner_id: Option<&'a str>,
+    /// Sessions started at or after this time (Unix ms).
+    pub since: Option<i64>,
+    /// Sessions started before this time (Unix ms).
+    pub until: Option<i64>,
+}
+
 impl Db {
     pub async fn start_publish_session(
         &self,
@@ -117,24 +130,25 @@ impl Db {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
-    /// Sessions, newest first, filtered by channel, device and/or channel owner.
+    /// Sessions, newest first, filtered by channel, device, channel owner and start time.
     pub async fn list_publish_sessions(
         &self,
-        channel: Option<&str>,
-        device: Option<&str>,
-        owner: Option<&str>,
+        f: &PublishSessionFilter<'_>,
         page: Page,
     ) -> DbResult<Vec<PublishSession>> {
         let rows = sqlx::query(
             "SELECT s.* FROM publish_sessions s JOIN channels c ON c.id = s.channel_id
              WHERE ($1 = '' OR s.channel_id = $1) AND ($2 = '' OR s.device_id = $2) AND ($3 = '' OR c.owner_id = $3)
+               AND s.started_at >= $6 AND s.started_at < $7
              ORDER BY s.started_at DESC, s.id DESC LIMIT $4 OFFSET $5",
         )
-        .bind(channel.unwrap_or(""))
-        .bind(device.unwrap_or(""))
-        .bind(owner.unwrap_or(""))
+        .bind(f.channel_id.unwrap_or(""))
+        .bind(f.device_id.unwrap_or(""))
+        .bind(f.owner_id.unwrap_or(""))
         .bind(page.limit)
         .bind(page.offset)
+        .bind(f.since.unwrap_or(i64::MIN))
+        .bind(f.until.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)

@@ -155,7 +155,60 @@ pub struct UserFilter<'a> {
     pub q: Option<&'a str>,
 }
 
+/// Administrative changes to a user; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+    pub display_name: Option<String>,
+}
+
+/// What [`Db::update_user`] did.
+#[derive(Debug)]
+pub enum UserUpdate {
+    Updated(Box<User>),
+    NotFound,
+    /// Refused: the change would leave no active admin.
+    LastAdmin,
+}
+
 impl Db {
+    /// Applies `c`, unless it would demote or disable the last active admin. The check and the
+    /// change are one statement (SQLite serializes writers); on PostgreSQL the active admins'
+    /// rows are locked first, so two concurrent demotions cannot both pass.
+    pub async fn update_user(&self, id: &str, c: UserChanges) -> DbResult<UserUpdate> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == super::Backend::Postgres {
+            sqlx::query(
+                "SELECT id FROM users WHERE role = 'admin' AND status = 'active' ORDER BY id FOR UPDATE",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+        }
+        let row = sqlx::query(
+            "UPDATE users SET role = COALESCE($2, role), status = COALESCE($3, status),
+                 display_name = COALESCE($4, display_name), updated_at = $5
+             WHERE id = $1 AND (
+                 NOT (role = 'admin' AND status = 'active')
+                 OR (COALESCE($2, role) = 'admin' AND COALESCE($3, status) = 'active')
+                 OR (SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active') > 1)
+             RETURNING *",
+        )
+        .bind(id)
+        .bind(c.role.map(Role::as_str))
+        .bind(c.status.map(UserStatus::as_str))
+        .bind(c.display_name.as_deref())
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(match row {
+            Some(r) => UserUpdate::Updated(Box::new(from_row(&r)?)),
+            None if self.user(id).await?.is_some() => UserUpdate::LastAdmin,
+            None => UserUpdate::NotFound,
+        })
+    }
+
     pub async fn create_user(&self, new: NewUser<'_>) -> DbResult<User> {
         let now = now_ms();
         let row = sqlx::query(
@@ -212,13 +265,15 @@ impl Db {
         let rows = sqlx::query(
             "SELECT * FROM users
              WHERE ($1 = '' OR role = $1) AND ($2 = '' OR status = $2)
-               AND ($3 = '' OR email LIKE $4 ESCAPE '\\' OR display_name LIKE $4 ESCAPE '\\')
+               AND ($3 = '' OR email LIKE $4 ESCAPE '\\' OR LOWER(display_name) LIKE $4 ESCAPE '\\')
              ORDER BY created_at, id LIMIT $5 OFFSET $6",
         )
         .bind(filter.role.map(Role::as_str).unwrap_or(""))
         .bind(filter.status.map(UserStatus::as_str).unwrap_or(""))
         .bind(filter.q.unwrap_or(""))
-        .bind(like_pattern(filter.q.unwrap_or("")))
+        // Case-insensitive on both databases (PostgreSQL's LIKE is not); e-mail is stored
+        // lowercase.
+        .bind(like_pattern(&filter.q.unwrap_or("").to_lowercase()))
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&self.pool)

@@ -3,13 +3,17 @@
 //! `/api/docs`). Routes are registered through `utoipa_axum`, so a route cannot exist without
 //! being documented.
 
+mod audit;
 mod auth;
 mod channels;
 mod devices;
 pub mod extract;
 mod me;
+mod publish_sessions;
 pub mod streams;
+mod users;
 pub mod validate;
+mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -68,6 +72,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(channels::router())
         .merge(devices::router())
         .merge(streams::router())
+        .merge(users::router())
+        .merge(audit::router())
+        .merge(webhooks::router())
+        .merge(publish_sessions::router())
         .split_for_parts()
 }
 
