@@ -21,7 +21,6 @@ struct Cli {
 }
 
 // Parsed once at start-up: the size difference does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a node: accept RTMP publishers and serve playback over HTTP.

@@ -179,9 +179,10 @@ async fn publish_with_stream_keys(backend: Backend) {
             .sys()
             .db
             .list_publish_sessions(
-                Some(&channel_id),
-                None,
-                None,
+                &onair_server::db::publish_sessions::PublishSessionFilter {
+                    channel_id: Some(&channel_id),
+                    ..Default::default()
+                },
                 onair_server::db::Page::new(Some(50), None),
             )
             .await

@@ -1,9 +1,19 @@
-//! `GET /api/v1/streams`: the live streams of this node, and their Prometheus series.
+//! `GET /api/v1/streams`: the live streams of this node a caller may see, and their Prometheus
+//! series.
+//!
+//! Anyone sees the streams of public channels (and signed-in callers those of `authenticated`
+//! channels); private and signed channels are listed only to their owner, admins and (private)
+//! granted users. The publisher's address is shown only to those who manage the channel.
 
 use std::fmt::Write as _;
 
 use axum::Json;
 use axum::extract::State;
+
+use crate::config::PublishAuthMode;
+use crate::db::channels::Visibility;
+use crate::http::Problem;
+use crate::http::caller::MaybeCaller;
 use onair_media::{AudioConfig, VideoConfig};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -69,12 +79,44 @@ pub struct PlaybackUrls {
     flv: String,
 }
 
-/// Live streams on this node (and ended ones still served).
+/// Live streams on this node (and ended ones still served) that the caller may see.
 #[utoipa::path(get, path = "/api/v1/streams", tag = "streams", responses((status = 200, body = StreamList)))]
-async fn list_streams(State(state): State<AppState>) -> Json<StreamList> {
-    Json(StreamList {
-        streams: state.registry.list().iter().map(|s| info(s)).collect(),
-    })
+async fn list_streams(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<StreamList>, Problem> {
+    let sys = &state.sys;
+    let mut streams = Vec::new();
+    for s in state.registry.list() {
+        let channel = sys.channels.get(&sys.db, &s.channel).await?;
+        let (visible, manages) = match (&channel, &caller) {
+            (None, c) => (
+                sys.settings.publish_auth == PublishAuthMode::Open,
+                c.as_ref().is_some_and(|c| c.is_admin()),
+            ),
+            (Some(ch), Some(c)) if c.can_manage(&ch.owner_id) => (true, true),
+            (Some(ch), c) => (
+                match ch.visibility {
+                    Visibility::Public => true,
+                    Visibility::Authenticated => c.is_some(),
+                    Visibility::Private => match c {
+                        Some(c) => sys.db.has_channel_grant(&ch.id, c.id()).await?,
+                        None => false,
+                    },
+                    Visibility::Signed => false,
+                },
+                false,
+            ),
+        };
+        if visible {
+            let mut i = info(&s);
+            if !manages {
+                i.publisher = None;
+            }
+            streams.push(i);
+        }
+    }
+    Ok(Json(StreamList { streams }))
 }
 
 fn phase_name(p: Phase) -> &'static str {
