@@ -82,8 +82,9 @@ pub struct ServeArgs {
     /// Public base URL of this service, for links in e-mails [default: http://localhost:PORT].
     #[arg(long, env = "ONAIR_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// SMTP server for e-mail: `smtp://user:pass@host:587` (STARTTLS), `smtps://…:465`
-    /// [default: none: mail goes to the outbox table and the log].
+    /// SMTP server for e-mail: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or plain `smtp://host:25` for a
+    /// local relay only [default: none: mail goes to the outbox table and the log].
     #[arg(long, env = "ONAIR_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// Sender of e-mail [default: OnAir <onair@localhost>].

@@ -148,6 +148,9 @@ impl Server {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let live = Arc::new(LivePublishers::default());
+        // Links in mail name the port actually bound (the configured one may be 0).
+        let mut settings = settings;
+        settings.http_listen = http_addr;
         let sys = System::new(db, settings.clone(), registry.clone(), live.clone()).await?;
         let authorizer: Arc<dyn PublishAuthorizer> = match authorizer {
             Some(a) => a,
