@@ -118,17 +118,7 @@ pub trait PublishAuthorizer: Send + Sync + 'static {
     }
 }
 
-/// Longest channel name.
-pub const MAX_CHANNEL_NAME: usize = 64;
-
-/// True for a valid channel name: `[A-Za-z0-9_-]{1,64}`.
-pub fn is_valid_channel_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_CHANNEL_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
+pub use onair_auth::{MAX_CHANNEL_NAME, is_valid_channel_name};
 
 /// Publishing to `rtmp://host/{app}/{name}` publishes channel `{name}`, for the configured app.
 pub struct ChannelNameAuthorizer {

@@ -25,7 +25,7 @@
 use data_encoding::HEXLOWER;
 use md5::{Digest, Md5};
 
-use super::constant_time_eq;
+use crate::constant_time_eq;
 
 /// The query parameter carrying the signature.
 pub const QUERY_PARAM: &str = "auth_key";

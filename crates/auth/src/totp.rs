@@ -16,7 +16,7 @@ use data_encoding::BASE32_NOPAD;
 use hmac::Mac;
 use sha1::Sha1;
 
-use super::{constant_time_eq, hmac_with_key};
+use crate::{constant_time_eq, hmac_with_key};
 
 /// Digits in a code.
 pub const DIGITS: u32 = 6;

@@ -51,7 +51,7 @@ use data_encoding::BASE64URL_NOPAD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{constant_time_eq, hmac_with_key};
+use crate::{constant_time_eq, hmac_with_key};
 
 /// The payload version this module writes and accepts.
 pub const TOKEN_VERSION: u8 = 1;
@@ -211,7 +211,7 @@ impl Grant {
 /// The scope of everything a viewer needs to play `channel`: its HLS directory and, through
 /// [`covers`]' HTTP-FLV rule, `/live/{channel}.flv`. `None` for an invalid channel name.
 pub fn channel_scope(channel: &str) -> Option<String> {
-    crate::auth::is_valid_channel_name(channel).then(|| format!("{PLAYBACK_ROOT}{channel}/"))
+    crate::is_valid_channel_name(channel).then(|| format!("{PLAYBACK_ROOT}{channel}/"))
 }
 
 /// True when `scope` grants a `GET` of `path` (the request path, without the query string).
