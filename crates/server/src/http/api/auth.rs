@@ -356,8 +356,7 @@ async fn login(
         None => sys
             .limiters
             .unknown_account
-            .peek(&b.email.to_ascii_lowercase(), now)
-            .is_err(),
+            .is_locked(&b.email.to_ascii_lowercase(), now),
     };
     if locked {
         audit(
@@ -395,10 +394,9 @@ async fn login(
                 .await;
             }
             None => {
-                let _ = sys
-                    .limiters
+                sys.limiters
                     .unknown_account
-                    .check(&b.email.to_ascii_lowercase(), now);
+                    .record_failure(&b.email.to_ascii_lowercase(), now);
                 audit(
                     sys,
                     None,
