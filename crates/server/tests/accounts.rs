@@ -581,6 +581,45 @@ async fn account_lifecycle(backend: Backend) {
         .await
         .problem(401);
 
+    // Password change: needs the current password; signs out the other sessions only.
+    let s2b = api.session(email, pw, None).await;
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s1),
+            Some(json!({ "password": "changed password 1b" })),
+        )
+        .await;
+    r.problem(422);
+    assert_eq!(r.error_fields(), ["current_password"]);
+    api.send(
+        Method::PATCH,
+        "/api/v1/me",
+        Auth::Session(&s1),
+        Some(json!({ "password": "changed password 1b", "current_password": "nope" })),
+    )
+    .await
+    .problem(403);
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s1),
+            Some(json!({ "password": "changed password 1b", "current_password": pw })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    api.get("/api/v1/me", Auth::CookieOnly(&s2b))
+        .await
+        .problem(401);
+    assert_eq!(
+        api.get("/api/v1/me", Auth::CookieOnly(&s1)).await.status,
+        StatusCode::OK
+    );
+    api.login(email, pw, None).await.problem(401);
+    let pw = "changed password 1b";
+
     // Password reset: same answer for unknown addresses; the link works once; sessions end.
     let unknown = api
         .post(

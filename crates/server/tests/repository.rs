@@ -208,21 +208,21 @@ async fn users(backend: Backend) {
             .list_users(&f(Some(Role::Viewer), None, None), page)
             .await
             .unwrap()),
-        [bob.id.clone()]
+        [bob.id.as_str()]
     );
     assert_eq!(
         ids(db
             .list_users(&f(None, Some(UserStatus::Active), None), page)
             .await
             .unwrap()),
-        [alice.id.clone()]
+        [alice.id.as_str()]
     );
     assert_eq!(
         ids(db
             .list_users(&f(None, None, Some("builder")), page)
             .await
             .unwrap()),
-        [bob.id.clone()],
+        [bob.id.as_str()],
         "search is case-insensitive on both backends"
     );
     assert_eq!(
@@ -230,7 +230,7 @@ async fn users(backend: Backend) {
             .list_users(&f(None, None, Some("ALICE@")), page)
             .await
             .unwrap()),
-        [alice.id.clone()]
+        [alice.id.as_str()]
     );
     // LIKE metacharacters are literal.
     assert_eq!(
@@ -238,7 +238,7 @@ async fn users(backend: Backend) {
             .list_users(&f(None, None, Some("_")), page)
             .await
             .unwrap()),
-        [bob.id.clone()]
+        [bob.id.as_str()]
     );
     assert!(
         db.list_users(&f(None, None, Some("%")), page)
@@ -1201,7 +1201,7 @@ async fn webhooks(backend: Backend) {
                 .await
                 .unwrap()
         ),
-        [w1.id.clone()]
+        [w1.id.as_str()]
     );
     assert!(
         db.webhooks_for_event(&u.id, "record.done")
