@@ -830,6 +830,94 @@ async fn signup_disabled(backend: Backend) {
     node.stop().await;
 }
 
+async fn mail_rate_limit(backend: Backend) {
+    let node = TestNode::start_on(
+        backend,
+        settings(|s| {
+            s.limits.mail_per_ip = RateLimit {
+                max: 2,
+                per: Duration::from_secs(3600),
+            };
+        }),
+    )
+    .await;
+    let api = Api::new(&node);
+    let signup = |n: u32| json!({ "email": format!("m{n}@example.com"), "password": "long enough pw", "display_name": "M" });
+    for n in 0..2 {
+        let r = api.post("/api/v1/auth/signup", Auth::None, signup(n)).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    }
+    // Sign-up, resend and reset share the per-IP mail budget.
+    for (path, body) in [
+        ("/api/v1/auth/signup", signup(9)),
+        (
+            "/api/v1/auth/resend-verification",
+            json!({ "email": "m0@example.com" }),
+        ),
+        (
+            "/api/v1/auth/password-reset",
+            json!({ "email": "m0@example.com" }),
+        ),
+    ] {
+        let r = api.post(path, Auth::None, body).await;
+        r.problem(429);
+        let retry: u64 = r.headers[RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!(retry >= 1, "{path}");
+    }
+    assert!(
+        node.sys()
+            .db
+            .user_by_email("m9@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    node.stop().await;
+}
+
+async fn disabled_account(backend: Backend) {
+    let node = TestNode::start_on(backend, settings(|_| {})).await;
+    let api = Api::new(&node);
+    let s = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    let r = api
+        .post(
+            "/api/v1/me/tokens",
+            Auth::Session(&s),
+            json!({ "name": "t", "scopes": ["read"] }),
+        )
+        .await;
+    let token = r.body["token"].as_str().unwrap().to_owned();
+    let db = &node.sys().db;
+    let admin = db.user_by_email(ADMIN_EMAIL).await.unwrap().unwrap();
+    db.set_user_status(&admin.id, onair_server::db::users::UserStatus::Disabled)
+        .await
+        .unwrap();
+    // Existing credentials stop working at once; login says why only with the right password.
+    api.get("/api/v1/me", Auth::CookieOnly(&s))
+        .await
+        .problem(401);
+    api.get("/api/v1/me", Auth::Bearer(&token))
+        .await
+        .problem(401);
+    api.login(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        .await
+        .problem(403);
+    let wrong = api.login(ADMIN_EMAIL, "wrong password!", None).await;
+    let unknown = api
+        .login("nobody@example.com", "wrong password!", None)
+        .await;
+    same_problem(&wrong, &unknown);
+    // Re-enabled: the same credentials work again (they were not revoked).
+    db.set_user_status(&admin.id, onair_server::db::users::UserStatus::Active)
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get("/api/v1/me", Auth::Bearer(&token)).await.status,
+        StatusCode::OK
+    );
+    node.stop().await;
+}
+
 async fn lockout_without_enumeration(backend: Backend) {
     let lockout = Duration::from_secs(3);
     let node = TestNode::start_on(
@@ -1122,6 +1210,8 @@ macro_rules! on_both {
 on_both!(
     account_lifecycle,
     signup_disabled,
+    mail_rate_limit,
+    disabled_account,
     lockout_without_enumeration,
     login_rate_limit,
     hostile_requests,
