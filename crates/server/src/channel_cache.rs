@@ -75,6 +75,11 @@ impl GrantCache {
             .is_some_and(|at| at.elapsed() < GRANT_CACHE_TTL)
     }
 
+    /// Forgets every decision about `channel_id` (its visibility or grants changed).
+    pub fn forget_channel(&self, channel_id: &str) {
+        self.entries.lock().retain(|(_, c), _| c != channel_id);
+    }
+
     pub fn remember(&self, credential_digest: String, channel_id: String) {
         let mut entries = self.entries.lock();
         if entries.len() >= MAX_CACHED_GRANTS {

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use data_encoding::BASE64URL_NOPAD;
 
@@ -63,7 +63,74 @@ pub struct Limiters {
     pub mail_ip: RateLimiter<IpAddr>,
     /// Failed logins for addresses without an account: they lock out exactly like real
     /// accounts, so lockout does not tell which addresses exist.
-    pub unknown_account: RateLimiter<String>,
+    pub unknown_account: UnknownAccountLockout,
+}
+
+/// The lockout policy of real accounts ([`Db::record_login_failure`]), kept in memory for
+/// addresses that have no account: `threshold` consecutive failures lock the address for
+/// `lockout`; a failure after a lock has passed starts counting again.
+///
+/// This used to be a GCRA rate limiter (`threshold` per `lockout`), which hands back one
+/// attempt every `lockout / threshold`: an unknown address unlocked long before a real account
+/// did, so probing a locked address part-way through the lockout told whether it existed.
+pub struct UnknownAccountLockout {
+    threshold: u32,
+    lockout: Duration,
+    max_keys: usize,
+    state: parking_lot::Mutex<std::collections::HashMap<String, Failures>>,
+}
+
+#[derive(Clone, Copy)]
+struct Failures {
+    count: u32,
+    locked_until: Option<Instant>,
+}
+
+impl UnknownAccountLockout {
+    pub fn new(threshold: i64, lockout: Duration, max_keys: usize) -> Self {
+        Self {
+            threshold: threshold.clamp(1, i64::from(u32::MAX)) as u32,
+            lockout,
+            max_keys: max_keys.max(1),
+            state: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Whether `key` is locked at `now`.
+    pub fn is_locked(&self, key: &str, now: Instant) -> bool {
+        self.state
+            .lock()
+            .get(key)
+            .and_then(|f| f.locked_until)
+            .is_some_and(|t| t > now)
+    }
+
+    /// Counts a failed login for `key` at `now`, locking it at the threshold.
+    pub fn record_failure(&self, key: &str, now: Instant) {
+        let mut state = self.state.lock();
+        if !state.contains_key(key) && state.len() >= self.max_keys {
+            // Bounded memory: forget addresses that are not locked right now. If every
+            // tracked address is locked, the new one is not tracked (it only loses its count).
+            state.retain(|_, f| f.locked_until.is_some_and(|t| t > now));
+            if state.len() >= self.max_keys {
+                return;
+            }
+        }
+        let f = state.entry(key.to_owned()).or_insert(Failures {
+            count: 0,
+            locked_until: None,
+        });
+        if f.locked_until.is_some_and(|t| t <= now) {
+            *f = Failures {
+                count: 0,
+                locked_until: None,
+            };
+        }
+        f.count = f.count.saturating_add(1);
+        if f.count >= self.threshold {
+            f.locked_until = Some(now.checked_add(self.lockout).unwrap_or(now));
+        }
+    }
 }
 
 /// Keys for playback URL authorization.
@@ -174,11 +241,9 @@ impl System {
                     MAX_LIMITER_KEYS,
                 ),
                 mail_ip: RateLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
-                unknown_account: RateLimiter::new(
-                    RateLimit {
-                        max: limits.lockout_threshold.clamp(1, u32::MAX as i64) as u32,
-                        per: limits.lockout,
-                    },
+                unknown_account: UnknownAccountLockout::new(
+                    limits.lockout_threshold,
+                    limits.lockout,
                     MAX_LIMITER_KEYS,
                 ),
             },

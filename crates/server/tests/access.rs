@@ -427,6 +427,22 @@ async fn playback_authorization(backend: Backend) {
             .unwrap();
         assert_eq!(res.status(), 200);
     }
+    // Revoking the grant stops the friend at once (no stale cached permission), granting
+    // again lets them back in.
+    let grant_path = format!("/api/v1/channels/{channel_id}/grants/{friend_id}");
+    assert_eq!(owner.delete(&grant_path).await.0, 204);
+    assert_eq!(friend.get(objects[1]).await.0, 403);
+    let (s, _) = owner.call(reqwest::Method::PUT, &grant_path, None).await;
+    assert!(s == 204 || s == 200);
+    assert_eq!(
+        friend
+            .request(reqwest::Method::GET, objects[1])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // A user who may not watch cannot mint a signed URL either.
     let (s, _) = stranger
         .post(

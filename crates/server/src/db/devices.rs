@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
-use super::{Db, DbResult, Page, get_bool, new_id, now_ms};
+use super::{Db, DbResult, Page, conflict, get_bool, new_id, now_ms};
 
 /// What kind of encoder a device is (informational).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -117,7 +117,9 @@ impl Db {
         .bind(key_prefix)
         .bind(now)
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        // Stream key hashes are unique: a collision is a conflict, not a database failure.
+        .map_err(conflict("stream key"))?;
         Ok(from_row(&row)?)
     }
 
@@ -193,7 +195,8 @@ impl Db {
         .bind(key_prefix)
         .bind(now_ms())
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(conflict("stream key"))?;
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 

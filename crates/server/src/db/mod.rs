@@ -40,10 +40,28 @@ pub enum DbError {
     UnsupportedUrl,
     #[error("a row with that {0} already exists")]
     Conflict(&'static str),
+    /// A text value the database cannot store or compare: PostgreSQL refuses NUL characters
+    /// in `TEXT` (SQLSTATE 22021). A client error, not a database failure.
+    #[error("text contains a character the database cannot store (NUL)")]
+    InvalidText,
     #[error("database: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            // `character_not_in_repertoire`: a NUL byte bound to a TEXT parameter on
+            // PostgreSQL. Without this mapping any client-supplied string with `\0` (an
+            // e-mail address at login, a path segment) surfaced as a 500.
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => {
+                DbError::InvalidText
+            }
+            _ => DbError::Sqlx(e),
+        }
+    }
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -173,15 +191,27 @@ pub fn now_ms() -> i64 {
 }
 
 /// A new time-ordered identifier.
+///
+/// Monotonic within the process: several ids made in the same millisecond still sort in the
+/// order they were made (a plain `Ulid::generate` randomises the low bits, so lists ordered
+/// by `(created_at, id)` or `(at DESC, id DESC)` came out shuffled within a millisecond).
 pub fn new_id() -> String {
-    ulid::Ulid::generate().to_string().to_ascii_lowercase()
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut g = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+    let id = match g.generate() {
+        Ok(id) => id,
+        // 2^80 ids in one millisecond: fall back to a random (still unique) one.
+        Err(_) => ulid::Ulid::generate(),
+    };
+    id.to_string().to_ascii_lowercase()
 }
 
 /// Maps a unique-constraint violation to [`DbError::Conflict`].
 pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict(what),
-        _ => DbError::Sqlx(e),
+        _ => DbError::from(e),
     }
 }
 

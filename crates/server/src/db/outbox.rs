@@ -57,10 +57,12 @@ impl Db {
         Ok(())
     }
 
-    /// Mail, newest first, optionally to one address.
+    /// Mail, newest first, optionally to one address (ASCII case ignored: the address is
+    /// stored as given, and the lookup used to lower-case only its side of the comparison, so
+    /// mail to `Bob@Example.com` could not be found at all).
     pub async fn list_mail(&self, to: Option<&str>, page: Page) -> DbResult<Vec<OutboxMail>> {
         let rows = sqlx::query(
-            "SELECT * FROM mail_outbox WHERE ($1 = '' OR to_addr = $1) ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            "SELECT * FROM mail_outbox WHERE ($1 = '' OR LOWER(to_addr) = $1) ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
         )
         .bind(to.map(str::to_ascii_lowercase).unwrap_or_default())
         .bind(page.limit)

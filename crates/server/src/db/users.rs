@@ -261,11 +261,15 @@ impl Db {
         .try_get("n")?)
     }
 
+    /// Users, oldest first. `q` matches a substring of the e-mail or display name, ignoring
+    /// ASCII case on both backends (SQLite's `LIKE` ignores it, PostgreSQL's does not: hence
+    /// the `LOWER`s).
     pub async fn list_users(&self, filter: &UserFilter<'_>, page: Page) -> DbResult<Vec<User>> {
         let rows = sqlx::query(
             "SELECT * FROM users
              WHERE ($1 = '' OR role = $1) AND ($2 = '' OR status = $2)
-               AND ($3 = '' OR email LIKE $4 ESCAPE '\\' OR LOWER(display_name) LIKE $4 ESCAPE '\\')
+               AND ($3 = '' OR LOWER(email) LIKE LOWER($4) ESCAPE '\\'
+                    OR LOWER(display_name) LIKE LOWER($4) ESCAPE '\\')
              ORDER BY created_at, id LIMIT $5 OFFSET $6",
         )
         .bind(filter.role.map(Role::as_str).unwrap_or(""))
@@ -345,6 +349,11 @@ impl Db {
 
     /// Counts a failed login; locks the account until `lock_until` once `failures` reaches
     /// `threshold`. Returns the new failure count.
+    ///
+    /// A lock that has already passed starts the count over: without that, the count stayed
+    /// at the threshold and the first wrong password after a lockout locked the account again
+    /// at once (unlike an unknown address, which gets the full threshold again: an
+    /// enumeration signal as well as a harsh policy).
     pub async fn record_login_failure(
         &self,
         id: &str,
@@ -352,13 +361,20 @@ impl Db {
         lock_until: i64,
     ) -> DbResult<i64> {
         let row = sqlx::query(
-            "UPDATE users SET failed_logins = failed_logins + 1,
-                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
+            "UPDATE users SET
+                 failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN 1
+                                      ELSE failed_logins + 1 END,
+                 locked_until = CASE
+                     WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN 1
+                                ELSE failed_logins + 1 END) >= $2 THEN $3
+                     WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN NULL
+                     ELSE locked_until END
              WHERE id = $1 RETURNING failed_logins",
         )
         .bind(id)
         .bind(threshold)
         .bind(lock_until)
+        .bind(now_ms())
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("failed_logins")?)

@@ -131,6 +131,8 @@ impl From<DbError> for Problem {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Conflict(what) => Problem::conflict(format!("that {what} is already taken")),
+            // A client-supplied string the database refuses (NUL on PostgreSQL).
+            DbError::InvalidText => Problem::bad_request("text must not contain NUL characters"),
             other => Problem::internal(&other),
         }
     }

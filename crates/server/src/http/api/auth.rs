@@ -257,6 +257,7 @@ async fn resend_verification(
     let sys = &state.sys;
     mail_limited(sys, ip)?;
     if b.email.len() <= super::validate::MAX_EMAIL_LEN
+        && !b.email.chars().any(char::is_control)
         && let Some(user) = sys.db.user_by_email(&b.email).await?
         && user.status == UserStatus::Pending
     {
@@ -345,7 +346,11 @@ async fn login(
         return Err(Problem::too_many(r.0.as_secs() as u32));
     }
     let bad = || Problem::unauthorized("invalid e-mail or password");
+    // No account has an address with control characters (sign-up refuses them), and a NUL
+    // would make PostgreSQL refuse the lookup: answer like any unknown address, on every
+    // backend.
     if b.email.len() > super::validate::MAX_EMAIL_LEN
+        || b.email.chars().any(char::is_control)
         || b.password.len() > password::MAX_PASSWORD_LEN
     {
         return Err(bad());
@@ -356,8 +361,7 @@ async fn login(
         None => sys
             .limiters
             .unknown_account
-            .peek(&b.email.to_ascii_lowercase(), now)
-            .is_err(),
+            .is_locked(&b.email.to_ascii_lowercase(), now),
     };
     if locked {
         audit(
@@ -395,10 +399,9 @@ async fn login(
                 .await;
             }
             None => {
-                let _ = sys
-                    .limiters
+                sys.limiters
                     .unknown_account
-                    .check(&b.email.to_ascii_lowercase(), now);
+                    .record_failure(&b.email.to_ascii_lowercase(), now);
                 audit(
                     sys,
                     None,
@@ -551,6 +554,7 @@ async fn request_reset(
     let sys = &state.sys;
     mail_limited(sys, ip)?;
     if b.email.len() <= super::validate::MAX_EMAIL_LEN
+        && !b.email.chars().any(char::is_control)
         && let Some(user) = sys.db.user_by_email(&b.email).await?
         && user.status != UserStatus::Disabled
     {

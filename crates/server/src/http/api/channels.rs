@@ -295,6 +295,7 @@ async fn update_channel(
         .ok_or_else(|| Problem::not_found("no such channel"))?;
     sys.channels.invalidate(&cur.slug);
     sys.channels.invalidate(&channel.slug);
+    sys.playback_grants.forget_channel(&channel.id);
     audit(
         sys,
         Some(&caller.user),
@@ -492,6 +493,7 @@ async fn remove_grant(
     if !sys.db.revoke_channel_grant(&id, &user_id).await? {
         return Err(Problem::not_found("no such grant"));
     }
+    sys.playback_grants.forget_channel(&id);
     audit(
         sys,
         Some(&caller.user),
