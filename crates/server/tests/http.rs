@@ -45,7 +45,42 @@ async fn http2_in_clear_and_over_tls() {
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    let node = TestNode::start_with(|s| s.tls = Some((cert_path, key_path))).await;
+    let node = TestNode::start_with(|s| {
+        s.tls = Some((cert_path, key_path));
+        s.admin_password = Some("a long admin password".to_owned());
+    })
+    .await;
+    // Over TLS the console cookies are `Secure` (plain HTTP ones cannot be: tests/accounts.rs).
+    let login = node
+        .url("/api/v1/auth/login")
+        .replace("http://", "https://");
+    let headers = tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("curl")
+            .args(["-k", "-s", "-o", "/dev/null", "-D", "-", "-X", "POST"])
+            .args(["-H", "content-type: application/json", "-d"])
+            .arg(r#"{"email":"admin@localhost","password":"a long admin password"}"#)
+            .arg(&login)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap();
+    let cookies: Vec<&str> = headers
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .collect();
+    assert_eq!(cookies.len(), 2, "{headers}");
+    for c in &cookies {
+        assert!(c.contains("; Secure"), "{c}");
+        assert!(c.contains("SameSite=Lax"), "{c}");
+    }
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.contains("onair_session=") && c.contains("HttpOnly")),
+        "{headers}"
+    );
     let url = node.url("/healthz").replace("http://", "https://");
     let u = url.clone();
     let v = tokio::task::spawn_blocking(move || curl_http_version(&["-k", "--http2"], &u))
