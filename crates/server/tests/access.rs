@@ -519,19 +519,33 @@ async fn playback_authorization(backend: Backend) {
         now_unix() + 600,
         Some("127.0.0.1".parse().unwrap()),
     );
-    let part = playlist_uris(
+    // One object of every type: playlists, init section, part, segment, TS segment, FLV.
+    let llhls_uris = playlist_uris(
         &get_text(&node.url(&format!("/live/show/llhls.m3u8?token={token}")))
             .await
             .1,
-    )
-    .into_iter()
-    .find(|u| u.contains("/part/"))
-    .unwrap();
-    let part_path = format!("/live/show/{}", part.split('?').next().unwrap());
+    );
+    let ts_uris = playlist_uris(
+        &get_text(&node.url(&format!("/live/show/ts/index.m3u8?token={token}")))
+            .await
+            .1,
+    );
+    let object = |uris: &[String], dir: &str, kind: &str| {
+        let u = uris.iter().find(|u| u.contains(kind)).unwrap();
+        format!("{dir}{}", u.split('?').next().unwrap())
+    };
+    let init_path = object(&llhls_uris, "/live/show/", "/init/");
+    let part_path = object(&llhls_uris, "/live/show/", "/part/");
+    let seg_path = object(&llhls_uris, "/live/show/", "/seg/");
+    let ts_path = object(&ts_uris, "/live/show/ts/", ".ts");
     for path in [
         "/live/show/index.m3u8",
         "/live/show/llhls.m3u8",
+        "/live/show/ts/index.m3u8",
+        init_path.as_str(),
         part_path.as_str(),
+        seg_path.as_str(),
+        ts_path.as_str(),
         "/live/show.flv",
     ] {
         for (what, t) in [
