@@ -712,3 +712,96 @@ async fn signing_key_rotation_accepts_the_secondary_key() {
     assert_eq!(status(&node.url(path)).await, 403);
     node.stop().await;
 }
+
+/// Signed URLs are bound to who may watch at the time they were issued: a revoked grant, a
+/// visibility change, a rename, or a new channel under a reused name ends them. Names that
+/// still belong to a stream on the node cannot be taken. (Authorization runs before the live
+/// lookup: an accepted URL on a channel that is not live is a 404, a refused one a 403.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_urls_end_when_access_changes() {
+    let node = TestNode::start_on(Backend::Sqlite, keyed).await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let friend = user(&node, "friend@example.com", Role::Viewer).await;
+    let friend_id = friend.get("/api/v1/me").await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (channel_id, _, _) = channel_with_device(&owner, "show").await;
+    let ch = format!("/api/v1/channels/{channel_id}");
+    assert_eq!(
+        owner.patch(&ch, json!({"visibility": "signed"})).await.0,
+        200
+    );
+    let grant = format!("{ch}/grants/{friend_id}");
+    assert_eq!(owner.call(reqwest::Method::PUT, &grant, None).await.0, 204);
+    let mint = |api: &Api| {
+        let api = api.clone();
+        let path = format!("{ch}/playback-url");
+        async move {
+            let (s, urls) = api.post(&path, json!({})).await;
+            assert_eq!(s, 200, "{urls}");
+            urls["query"].as_str().unwrap().to_owned()
+        }
+    };
+    let play = |q: String, slug: &'static str| {
+        let url = node.url(&format!("/live/{slug}/llhls.m3u8?{q}"));
+        async move { status(&url).await }
+    };
+    // Revoking the grant ends the friend's URL.
+    let friends = mint(&friend).await;
+    assert_eq!(play(friends.clone(), "show").await, 404);
+    assert_eq!(owner.delete(&grant).await.0, 204);
+    assert_eq!(play(friends, "show").await, 403);
+    // A visibility change ends earlier URLs (even the owner's).
+    let owners = mint(&owner).await;
+    assert_eq!(play(owners.clone(), "show").await, 404);
+    assert_eq!(
+        owner.patch(&ch, json!({"visibility": "private"})).await.0,
+        200
+    );
+    assert_eq!(
+        owner.patch(&ch, json!({"visibility": "signed"})).await.0,
+        200
+    );
+    assert_eq!(play(owners, "show").await, 403);
+    // A rename ends them; so does a new channel under the old name.
+    let owners = mint(&owner).await;
+    assert_eq!(owner.patch(&ch, json!({"slug": "renamed"})).await.0, 200);
+    let (other_id, _, _) = channel_with_device(&owner, "show").await;
+    assert_eq!(
+        owner
+            .patch(
+                &format!("/api/v1/channels/{other_id}"),
+                json!({"visibility": "signed"})
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(play(owners.clone(), "show").await, 403);
+    assert_eq!(
+        play(owners, "renamed").await,
+        403,
+        "a token covers one name"
+    );
+
+    // A name still used by a stream on this node is not handed out.
+    let registry = node.server.as_ref().unwrap().registry.clone();
+    let _publisher = registry
+        .start_publish("busy", "127.0.0.1:1".into())
+        .unwrap();
+    let (s, p) = owner
+        .post("/api/v1/channels", json!({"slug": "busy", "title": "x"}))
+        .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(owner.patch(&ch, json!({"slug": "busy"})).await.0, 409);
+
+    // Names that cannot be channels are refused before any lookup.
+    let long = "x".repeat(65);
+    assert_eq!(
+        status(&node.url(&format!("/live/{long}/llhls.m3u8"))).await,
+        404
+    );
+    assert_eq!(status(&node.url("/live/a%20b/llhls.m3u8")).await, 404);
+    node.stop().await;
+}

@@ -237,3 +237,22 @@ fn sigterm_stops_the_binary_cleanly() {
         "ffmpeg kept running after the server stopped"
     );
 }
+
+/// `/metrics` names every live channel; with a metrics token it needs that bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_require_a_token() {
+    let node = TestNode::start_with(|s| s.metrics_token = Some("scrape-secret".into())).await;
+    let url = node.url("/metrics");
+    assert_eq!(get(&url).await.status(), 401);
+    let c = client();
+    let wrong = c.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = c
+        .get(&url)
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    node.stop().await;
+}

@@ -58,6 +58,9 @@ pub struct Channel {
     pub part_duration_ms: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Signed playback URLs carry the epoch they were minted in; a rename, a visibility change
+    /// or a revoked grant starts a new one (Unix ms), so earlier URLs stop working.
+    pub playback_epoch: i64,
 }
 
 fn from_row(r: &AnyRow) -> Result<Channel, sqlx::Error> {
@@ -74,6 +77,7 @@ fn from_row(r: &AnyRow) -> Result<Channel, sqlx::Error> {
         part_duration_ms: r.try_get("part_duration_ms")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        playback_epoch: r.try_get("playback_epoch")?,
     })
 }
 
@@ -97,8 +101,8 @@ impl Db {
     ) -> DbResult<Channel> {
         let now = now_ms();
         let row = sqlx::query(
-            "INSERT INTO channels (id, slug, title, owner_id, visibility, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *",
+            "INSERT INTO channels (id, slug, title, owner_id, visibility, created_at, updated_at, playback_epoch)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING *",
         )
         .bind(new_id())
         .bind(slug)
@@ -145,9 +149,18 @@ impl Db {
         let Some(cur) = self.channel(id).await? else {
             return Ok(None);
         };
+        let now = now_ms();
+        // Who may watch changes with the slug or the visibility: earlier signed URLs end.
+        let new_epoch = c.slug.as_ref().is_some_and(|s| *s != cur.slug)
+            || c.visibility.is_some_and(|v| v != cur.visibility);
+        let epoch = if new_epoch {
+            now.max(cur.playback_epoch + 1)
+        } else {
+            cur.playback_epoch
+        };
         let row = sqlx::query(
             "UPDATE channels SET slug = $2, title = $3, visibility = $4, segment_duration_ms = $5,
-                 part_duration_ms = $6, updated_at = $7 WHERE id = $1 RETURNING *",
+                 part_duration_ms = $6, updated_at = $7, playback_epoch = $8 WHERE id = $1 RETURNING *",
         )
         .bind(id)
         .bind(c.slug.unwrap_or(cur.slug))
@@ -155,7 +168,8 @@ impl Db {
         .bind(c.visibility.unwrap_or(cur.visibility).as_str())
         .bind(c.segment_duration_ms.unwrap_or(cur.segment_duration_ms))
         .bind(c.part_duration_ms.unwrap_or(cur.part_duration_ms))
-        .bind(now_ms())
+        .bind(now)
+        .bind(epoch)
         .fetch_optional(&self.pool)
         .await
         .map_err(conflict("slug"))?;
@@ -196,6 +210,20 @@ impl Db {
         .bind(channel_id)
         .bind(user_id)
         .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a new playback epoch: signed URLs minted before stop working.
+    pub async fn bump_playback_epoch(&self, channel_id: &str) -> DbResult<()> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE channels SET playback_epoch = CASE WHEN playback_epoch >= $2 THEN playback_epoch + 1 ELSE $2 END
+             WHERE id = $1",
+        )
+        .bind(channel_id)
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -99,11 +99,18 @@ pub struct Db {
 }
 
 /// The embedded migrations, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "system management",
-    include_str!("../../migrations/0001_system_management.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "system management",
+        include_str!("../../migrations/0001_system_management.sql"),
+    ),
+    (
+        2,
+        "playback epoch",
+        include_str!("../../migrations/0002_playback_epoch.sql"),
+    ),
+];
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(

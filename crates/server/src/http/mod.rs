@@ -98,7 +98,14 @@ async fn healthz() -> impl IntoResponse {
     )
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+async fn metrics_text(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(want) = &state.sys.settings.metrics_token {
+        let sent = caller::bearer(&headers).unwrap_or("");
+        if !crate::security::constant_time_eq(sent.as_bytes(), want.as_bytes()) {
+            return Problem::unauthorized("/metrics needs the metrics bearer token")
+                .into_response();
+        }
+    }
     let mut text = state.metrics.render();
     api::append_stream_metrics(&state.registry, &mut text);
     (

@@ -115,6 +115,10 @@ fn refused(detail: impl Into<String>) -> Problem {
 /// Decides whether `req` may be served; see the module docs.
 pub async fn authorize(state: &AppState, req: &PlaybackRequest<'_>) -> Result<Access, Problem> {
     let sys = &state.sys;
+    // Names that cannot be channels are not looked up (nor cached).
+    if !onair_auth::is_valid_channel_name(req.channel) {
+        return Err(Problem::not_found("no such channel"));
+    }
     let channel = sys.channels.get(&sys.db, req.channel).await?;
     let Some(channel) = channel else {
         if sys.settings.publish_auth == PublishAuthMode::Open {
@@ -128,6 +132,20 @@ pub async fn authorize(state: &AppState, req: &PlaybackRequest<'_>) -> Result<Ac
     let now = now_unix();
     if let Some(token) = query_param(req.query, "token") {
         return match signed_url::verify(&sys.playback.signed, &token, req.path, now, req.ip) {
+            // URLs minted by the API name the channel's playback epoch after the user id
+            // (`{user}@{epoch}`); a rename, visibility change or revoked grant ends them, and a
+            // later channel with a reused name never accepts them. Tokens minted elsewhere
+            // with the signing key carry no epoch and are accepted as they are.
+            Ok(g)
+                if g.user_id
+                    .rsplit_once('@')
+                    .is_some_and(|(_, e)| e != channel.playback_epoch.to_string()) =>
+            {
+                metrics::counter!("onair_playback_refused_total", "reason" => "epoch").increment(1);
+                Err(refused(
+                    "signed URL refused: it was issued before the channel's access changed",
+                ))
+            }
             Ok(_) => Ok(Access::Token(token)),
             Err(e) => {
                 metrics::counter!("onair_playback_refused_total", "reason" => "token").increment(1);

@@ -70,6 +70,17 @@ fn view(sys: &System, channel: Channel) -> ChannelView {
     }
 }
 
+/// A slug still naming a stream on this node (live, reconnecting or recently ended) cannot be
+/// given to a channel: its viewers and publisher would be taken over.
+fn slug_free(sys: &System, slug: &str) -> Result<(), Problem> {
+    if sys.registry.get(slug).is_some() {
+        return Err(Problem::conflict(
+            "that name still belongs to a stream on this node; try again later",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ChannelList {
     pub items: Vec<ChannelView>,
@@ -173,6 +184,7 @@ async fn create_channel(
     c.name("title", &b.title);
     check_durations(&mut c, b.segment_duration_ms, b.part_duration_ms);
     c.done()?;
+    slug_free(sys, &b.slug)?;
     let owner = match &b.owner_id {
         Some(o) if o != caller.id() => {
             caller.require_admin()?;
@@ -275,6 +287,11 @@ async fn update_channel(
     if let Some(t) = &b.title {
         c.name("title", t);
     }
+    if let Some(slug) = &b.slug
+        && *slug != cur.slug
+    {
+        slug_free(sys, slug)?;
+    }
     let seg = b.segment_duration_ms.unwrap_or(cur.segment_duration_ms);
     let part = b.part_duration_ms.unwrap_or(cur.part_duration_ms);
     check_durations(&mut c, seg, part);
@@ -295,6 +312,11 @@ async fn update_channel(
         .ok_or_else(|| Problem::not_found("no such channel"))?;
     sys.channels.invalidate(&cur.slug);
     sys.channels.invalidate(&channel.slug);
+    if channel.slug != cur.slug {
+        // The live stream is registered under the old name: end it rather than leave it
+        // playable under a name the channel no longer has.
+        sys.live.kick_channel(&cur.slug, "channel_renamed");
+    }
     sys.playback_grants.forget_channel(&channel.id);
     audit(
         sys,
@@ -489,10 +511,13 @@ async fn remove_grant(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
-    managed(sys, &caller, &id).await?;
+    let channel = managed(sys, &caller, &id).await?;
     if !sys.db.revoke_channel_grant(&id, &user_id).await? {
         return Err(Problem::not_found("no such grant"));
     }
+    // Signed URLs the user was given end too.
+    sys.db.bump_playback_epoch(&id).await?;
+    sys.channels.invalidate(&channel.slug);
     sys.playback_grants.forget_channel(&id);
     audit(
         sys,
@@ -601,7 +626,8 @@ async fn playback_url(
                     &signed_url::Grant {
                         scope,
                         expires: now + ttl,
-                        user_id: caller.id().to_owned(),
+                        // Bound to the channel's playback epoch (see `http::playback`).
+                        user_id: format!("{}@{}", caller.id(), channel.playback_epoch),
                         client_ip,
                     },
                 )
