@@ -120,6 +120,9 @@ pub struct ServeArgs {
     /// Hours a console sign-in lasts [default: 336 (14 days)].
     #[arg(long, env = "ONAIR_SESSION_TTL_HOURS")]
     pub session_ttl_hours: Option<f64>,
+    /// Object storage (`[storage]` table in the TOML file).
+    #[command(flatten)]
+    pub storage: crate::store::StorageArgs,
     /// Bearer token `/metrics` requires (it names every live channel, private ones included)
     /// [default: none: /metrics is open; firewall it].
     #[arg(long, env = "ONAIR_METRICS_TOKEN", hide_env_values = true)]
@@ -178,6 +181,7 @@ pub struct Settings {
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub metrics_token: Option<String>,
+    pub storage: crate::store::StorageSettings,
     /// Rate limits and lockout (not settable from the command line).
     pub limits: crate::system::LimitSettings,
 }
@@ -342,6 +346,9 @@ impl ServeArgs {
             admin_email: pick!(admin_email, "admin@localhost".to_owned()).to_ascii_lowercase(),
             admin_password: opt!(admin_password),
             metrics_token: opt!(metrics_token),
+            storage: self
+                .storage
+                .resolve(&file.storage, &pick!(data_dir, PathBuf::from("onair-data")))?,
             limits: crate::system::LimitSettings::default(),
             rtmp_listen: pick!(rtmp_listen, ([0, 0, 0, 0], 1935).into()),
             http_listen: pick!(http_listen, ([0, 0, 0, 0], 8080).into()),

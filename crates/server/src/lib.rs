@@ -17,6 +17,7 @@ pub mod packager;
 pub mod playlists;
 pub mod publishers;
 pub mod security;
+pub mod store;
 pub mod stream;
 pub mod system;
 pub mod viewers;
@@ -60,6 +61,8 @@ pub enum StartError {
     Tls(std::io::Error),
     #[error("opening the database: {0}")]
     Db(#[from] crate::db::DbError),
+    #[error("opening the object store: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     System(#[from] crate::system::SystemError),
     #[error("on-publish callback: {0}")]
@@ -72,6 +75,8 @@ pub struct Server {
     pub http_addr: SocketAddr,
     pub registry: Arc<Registry>,
     pub sys: Arc<System>,
+    /// Durable storage of segments and recordings.
+    pub storage: Arc<store::sink::Storage>,
     /// What the first start created (admin login, stream key), to show once.
     pub bootstrap: Option<Bootstrap>,
     shutdown: CancellationToken,
@@ -136,15 +141,27 @@ impl Server {
             source,
         })?;
 
-        let registry = Registry::new(StreamConfig {
-            packager: PackagerConfig {
-                segment_target: settings.segment_duration,
-                part_target: settings.part_duration,
+        let store = store::Store::open(&settings.storage)?;
+        let storage = store::sink::Storage::new(store, &settings.storage);
+        let resumed = storage.resume().await;
+        if resumed > 0 {
+            tracing::info!(
+                streams = resumed,
+                "uploading what the last run left in the spool"
+            );
+        }
+        let registry = Registry::with_storage(
+            StreamConfig {
+                packager: PackagerConfig {
+                    segment_target: settings.segment_duration,
+                    part_target: settings.part_duration,
+                },
+                window_segments: settings.window_segments,
+                unpublish_grace: settings.unpublish_grace,
+                ended_retention: settings.ended_retention,
             },
-            window_segments: settings.window_segments,
-            unpublish_grace: settings.unpublish_grace,
-            ended_retention: settings.ended_retention,
-        });
+            Some(storage.clone()),
+        );
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let live = Arc::new(LivePublishers::default());
@@ -270,6 +287,7 @@ impl Server {
             http_addr,
             registry,
             sys,
+            storage,
             bootstrap,
             shutdown,
             tasks,
@@ -286,6 +304,9 @@ impl Server {
         })
         .await;
         self.tasks.abort_all();
+        // Ended streams finish uploading if the store lets them in time; the rest stays in
+        // the spool for the next start.
+        self.storage.close(grace).await;
         self.sys.close().await;
         self.sys.db.close().await;
     }

@@ -15,6 +15,7 @@ use onair_media::fmp4::{self, FragmentWriter};
 use onair_media::ts::TsMuxer;
 use onair_media::{Frame, TIMESCALE, Tracks};
 
+use crate::store::sink::{ClosedSegment, SegmentSink};
 use crate::window::{Chunks, LiveWindow, PartData, SegmentData};
 
 /// Segment and part targets.
@@ -65,6 +66,8 @@ pub struct Packager {
     next_part_seq: u64,
     /// Arrival time of recent video frames by DTS, to measure frame-arrival → part-fetchable.
     arrivals: std::collections::VecDeque<(i64, std::time::Instant)>,
+    /// Durable storage of finished segments, when the node stores them.
+    sink: Option<Arc<dyn SegmentSink>>,
 }
 
 /// Recent frame arrivals remembered for latency measurement.
@@ -78,6 +81,7 @@ impl Packager {
         window: Arc<LiveWindow>,
         first_msn: u64,
         discontinuity: bool,
+        sink: Option<Arc<dyn SegmentSink>>,
     ) -> Self {
         Self {
             segmenter: None,
@@ -93,6 +97,7 @@ impl Packager {
             anchor: None,
             arrivals: std::collections::VecDeque::new(),
             next_part_seq: 0,
+            sink,
         }
     }
 
@@ -109,6 +114,9 @@ impl Packager {
         let fmp4 = FragmentWriter::new(&tracks)?;
         let ts = TsMuxer::new(&tracks)?;
         self.init_id += 1;
+        if let Some(sink) = &self.sink {
+            sink.init(self.init_id, init.clone());
+        }
         self.window.set_init(self.init_id, init, tracks.clone());
         self.segmenter = Some(Segmenter::new(
             segmenter_config(&self.config),
@@ -173,6 +181,14 @@ impl Packager {
         }
     }
 
+    /// The stream ended: closes what is open and tells storage (its playlists get ENDLIST).
+    pub fn finish(&mut self) {
+        self.flush();
+        if let Some(sink) = self.sink.take() {
+            sink.end();
+        }
+    }
+
     /// The MSN the next segment will get.
     pub fn next_msn(&self) -> u64 {
         self.next_msn
@@ -191,8 +207,23 @@ impl Packager {
                     let duration = ticks_to_secs(end_dts - start_dts);
                     let ts = Chunks::new(std::mem::take(&mut self.ts_chunks));
                     self.ts_open_msn = None;
+                    let ts_chunks = self.sink.is_some().then(|| ts.chunks.clone());
                     self.window.close_segment(msn, duration, ts);
                     self.next_msn = msn + 1;
+                    if let (Some(sink), Some(ts)) = (&self.sink, ts_chunks) {
+                        let w = self.window.read();
+                        if let Some(seg) = w.segment(msn) {
+                            sink.segment(ClosedSegment {
+                                msn,
+                                duration,
+                                discontinuity: seg.discontinuity,
+                                program_date_time: seg.program_date_time,
+                                init_id: seg.init_id,
+                                fmp4: seg.fmp4().chunks.to_vec(),
+                                ts: ts.to_vec(),
+                            });
+                        }
+                    }
                 }
             }
         }

@@ -139,7 +139,7 @@ impl Stream {
 
     /// Ends the stream: flush, ENDLIST, close consumers.
     fn end_locked(&self, c: &mut Control) {
-        c.packager.flush();
+        c.packager.finish();
         self.window.end();
         self.broadcast.close();
         c.phase = Phase::Ended {
@@ -161,14 +161,25 @@ pub enum PublishError {
 /// All streams of this node.
 pub struct Registry {
     config: StreamConfig,
+    /// Durable storage of every stream's segments, when configured.
+    storage: Option<Arc<crate::store::sink::Storage>>,
     streams: Mutex<HashMap<String, Arc<Stream>>>,
     shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Registry {
     pub fn new(config: StreamConfig) -> Arc<Self> {
+        Self::with_storage(config, None)
+    }
+
+    /// A registry whose streams store their segments in `storage`.
+    pub fn with_storage(
+        config: StreamConfig,
+        storage: Option<Arc<crate::store::sink::Storage>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             config,
+            storage,
             streams: Mutex::new(HashMap::new()),
             shutting_down: false.into(),
         })
@@ -250,10 +261,15 @@ impl Registry {
             p.part_target.as_secs_f64(),
             p.segment_target.as_secs_f64(),
         );
-        let packager = Packager::new(*p, window.clone(), first_msn, discontinuity);
+        let sid = new_sid();
+        let sink = self
+            .storage
+            .as_ref()
+            .map(|st| st.open(channel, &sid) as Arc<dyn crate::store::sink::SegmentSink>);
+        let packager = Packager::new(*p, window.clone(), first_msn, discontinuity, sink);
         Arc::new(Stream {
             channel: channel.to_owned(),
-            sid: new_sid(),
+            sid,
             viewers: Arc::default(),
             broadcast: Broadcast::new(),
             window,

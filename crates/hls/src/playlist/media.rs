@@ -50,10 +50,30 @@ pub struct RenditionReport {
     pub last_part: Option<u32>,
 }
 
+/// EXT-X-PLAYLIST-TYPE (§4.4.3.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaylistType {
+    /// Segments are only ever appended (a recording while it is being made).
+    Event,
+    /// The playlist never changes (a finished recording).
+    Vod,
+}
+
+impl PlaylistType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaylistType::Event => "EVENT",
+            PlaylistType::Vod => "VOD",
+        }
+    }
+}
+
 /// A media playlist.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MediaPlaylist {
     pub version: u8,
+    /// EXT-X-PLAYLIST-TYPE; absent for live sliding-window playlists.
+    pub playlist_type: Option<PlaylistType>,
     pub target_duration: u64,
     pub media_sequence: u64,
     pub discontinuity_sequence: u64,
@@ -114,6 +134,9 @@ impl MediaPlaylist {
         let _ = writeln!(o, "#EXT-X-VERSION:{}", self.version);
         let _ = writeln!(o, "#EXT-X-TARGETDURATION:{}", self.target_duration);
         let _ = writeln!(o, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
+        if let Some(t) = self.playlist_type {
+            let _ = writeln!(o, "#EXT-X-PLAYLIST-TYPE:{}", t.as_str());
+        }
         if self.discontinuity_sequence > 0 {
             let _ = writeln!(
                 o,
@@ -332,6 +355,26 @@ mod tests {
         assert!(delta.contains("seg/15.m4s\n"));
         assert!(delta.contains("#EXT-X-MAP"));
         assert!(full.len() > delta.len());
+    }
+
+    #[test]
+    fn playlist_type_follows_the_media_sequence() {
+        let mut p = playlist(2);
+        p.playlist_type = Some(PlaylistType::Vod);
+        p.ended = true;
+        let text = p.render(&RenderOptions::default());
+        let lines: Vec<&str> = text.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with("#EXT-X-MEDIA-SEQUENCE"))
+            .unwrap();
+        assert_eq!(lines[i + 1], "#EXT-X-PLAYLIST-TYPE:VOD");
+        assert_eq!(*lines.last().unwrap(), "#EXT-X-ENDLIST");
+        assert!(
+            !playlist(2)
+                .render(&RenderOptions::default())
+                .contains("PLAYLIST-TYPE")
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod media;
 mod multivariant;
 
 pub use media::{
-    MediaPlaylist, PartEntry, PreloadHint, RenderOptions, RenditionReport, SegmentEntry,
-    ServerControl,
+    MediaPlaylist, PartEntry, PlaylistType, PreloadHint, RenderOptions, RenditionReport,
+    SegmentEntry, ServerControl,
 };
 pub use multivariant::{Variant, render_multivariant};
 

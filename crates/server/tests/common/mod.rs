@@ -5,6 +5,7 @@
 pub mod api;
 pub mod db;
 pub mod playlist;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
