@@ -226,12 +226,16 @@ impl System {
             &settings.mail_from,
             settings.smtp_url.as_deref(),
         )?;
-        let client =
-            crate::webhooks::http_client().map_err(|e| SystemError::Http(e.to_string()))?;
+        let allow_private = settings.webhook_allow_private_targets;
+        let client = crate::webhooks::delivery_client(allow_private)
+            .map_err(|e| SystemError::Http(e.to_string()))?;
         let (webhooks, _task) = Dispatcher::spawn(
             client,
             Arc::new(db.clone()),
-            crate::webhooks::DispatchConfig::default(),
+            crate::webhooks::DispatchConfig {
+                allow_private_targets: allow_private,
+                ..Default::default()
+            },
         );
         Ok(Arc::new(Self {
             limiters: Limiters {

@@ -809,7 +809,12 @@ async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Received>) 
 }
 
 async fn webhooks(backend: Backend) {
-    let node = start(backend).await;
+    // The receiver is on loopback: an on-premise setup, which the operator opts into.
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        s.webhook_allow_private_targets = true;
+    })
+    .await;
     let admin = person(&node, "root@example.com", Role::Admin).await;
     let b1 = person(&node, "one@example.com", Role::Broadcaster).await;
     let b2 = person(&node, "two@example.com", Role::Broadcaster).await;
@@ -1109,6 +1114,167 @@ async fn webhooks_sqlite() {
 #[tokio::test]
 async fn webhooks_postgres() {
     webhooks(Backend::Postgres).await;
+}
+
+/// Without the operator's opt-in, webhooks cannot reach the node's own network: IP-literal
+/// URLs of loopback, private, link-local, shared and unique-local addresses are field errors on
+/// create and change, and a host name resolving to loopback is registered but its deliveries
+/// fail before connecting (the receiver sees nothing, the log says why, no retries).
+async fn webhooks_refuse_private_targets(backend: Backend) {
+    let node = start(backend).await;
+    let bc = person(&node, "caster@example.com", Role::Broadcaster).await;
+    let (url, mut rx) = receiver().await;
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hook")
+        .to_owned();
+
+    for bad in [
+        url.clone(),
+        format!("http://127.1:{port}/hook"),
+        format!("http://2130706433:{port}/hook"),
+        "http://0.0.0.0/".to_owned(),
+        "http://10.0.0.1/hook".to_owned(),
+        "http://172.16.5.4/hook".to_owned(),
+        "http://192.168.1.1/hook".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://100.64.0.1/hook".to_owned(),
+        format!("http://[::1]:{port}/hook"),
+        "http://[::ffff:127.0.0.1]/hook".to_owned(),
+        "http://[fd00::1]/hook".to_owned(),
+        "http://[fe80::1]/hook".to_owned(),
+    ] {
+        let r = post(&node, "/api/v1/webhooks", &bc.token, json!({ "url": bad })).await;
+        r.problem(422);
+        assert_eq!(r.error_fields(), ["url"], "{bad}: {}", r.body);
+        assert!(
+            r.body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("non-public"),
+            "{bad}: {}",
+            r.body
+        );
+    }
+
+    // A name is accepted (what it resolves to is checked when connecting) …
+    let by_name = format!("http://localhost:{port}/hook");
+    let r = post(
+        &node,
+        "/api/v1/webhooks",
+        &bc.token,
+        json!({ "url": by_name }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // … and cannot be changed to a private address.
+    let r = patch(
+        &node,
+        &format!("/api/v1/webhooks/{id}"),
+        &bc.token,
+        json!({ "url": url }),
+    )
+    .await;
+    r.problem(422);
+    assert_eq!(r.error_fields(), ["url"]);
+
+    // Its test event is refused before connecting: one final attempt, no status.
+    let r = post(
+        &node,
+        &format!("/api/v1/webhooks/{id}/test"),
+        &bc.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let event_id = r.body["event_id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delivery = loop {
+        let r = get(
+            &node,
+            &format!("/api/v1/webhooks/{id}/deliveries"),
+            &bc.token,
+        )
+        .await;
+        if let Some(d) = r
+            .items()
+            .into_iter()
+            .find(|d| d["event_id"] == event_id.as_str())
+        {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no delivery logged: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["succeeded"], false, "{delivery}");
+    assert_eq!(delivery["final"], true, "{delivery}");
+    assert_eq!(delivery["attempt"], 1, "{delivery}");
+    assert_eq!(delivery["status"], Value::Null, "{delivery}");
+    assert!(
+        delivery["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("non-public"),
+        "{delivery}"
+    );
+
+    // A URL stored before the rule (or under the opt-in) is re-checked at send time.
+    let stored = node
+        .sys()
+        .db
+        .create_webhook(
+            &bc.id,
+            &url,
+            "whsec_0123456789abcdef0123456789abcdef",
+            &["publish.started".to_owned()],
+        )
+        .await
+        .unwrap();
+    let r = post(
+        &node,
+        &format!("/api/v1/webhooks/{}/test", stored.id),
+        &bc.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delivery = loop {
+        let r = get(
+            &node,
+            &format!("/api/v1/webhooks/{}/deliveries", stored.id),
+            &bc.token,
+        )
+        .await;
+        if let Some(d) = r.items().into_iter().next() {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no delivery logged: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["final"], true, "{delivery}");
+    assert_eq!(delivery["succeeded"], false, "{delivery}");
+    assert!(
+        delivery["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("non-public"),
+        "{delivery}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(rx.try_recv().is_err(), "the loopback receiver was reached");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_refuse_private_targets_sqlite() {
+    webhooks_refuse_private_targets(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn webhooks_refuse_private_targets_postgres() {
+    webhooks_refuse_private_targets(Backend::Postgres).await;
 }
 
 // ---------------------------------------------------------------------------------------------

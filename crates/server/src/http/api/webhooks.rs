@@ -25,7 +25,7 @@ use crate::security::secret::{self, SecretKind};
 use crate::system::System;
 use crate::webhooks::{
     Endpoint, EventData, PublishRef, PublishStarted, PublishStopped, RecordDone, WebhookEvent,
-    validate_endpoint_url,
+    validate_endpoint_target,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -73,9 +73,16 @@ async fn list_webhooks(
 }
 
 /// Adds field errors for `url` and `events`; returns the events sorted and deduplicated.
-fn check_fields(c: &mut Check, url: Option<&str>, events: Option<&[String]>) -> Vec<String> {
+/// Unless the operator allows private targets, a URL whose host is a non-public IP address is
+/// refused (host names are checked when delivering, against what they resolve to then).
+fn check_fields(
+    sys: &System,
+    c: &mut Check,
+    url: Option<&str>,
+    events: Option<&[String]>,
+) -> Vec<String> {
     if let Some(url) = url
-        && let Err(e) = validate_endpoint_url(url)
+        && let Err(e) = validate_endpoint_target(url, sys.settings.webhook_allow_private_targets)
     {
         c.fail("url", e.to_string());
     }
@@ -124,6 +131,7 @@ async fn create_webhook(
     let all: Vec<String> = WEBHOOK_EVENTS.iter().map(|e| (*e).to_owned()).collect();
     let mut c = Check::new();
     let events = check_fields(
+        sys,
         &mut c,
         Some(&b.url),
         Some(b.events.as_deref().unwrap_or(&all)),
@@ -192,7 +200,7 @@ async fn update_webhook(
     let sys = &state.sys;
     let cur = managed(sys, &caller, &id).await?;
     let mut c = Check::new();
-    let events = check_fields(&mut c, b.url.as_deref(), b.events.as_deref());
+    let events = check_fields(sys, &mut c, b.url.as_deref(), b.events.as_deref());
     c.done()?;
     let webhook = sys
         .db
