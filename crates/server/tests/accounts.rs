@@ -620,7 +620,17 @@ async fn account_lifecycle(backend: Backend) {
     api.login(email, pw, None).await.problem(401);
     let pw = "changed password 1b";
 
-    // Password reset: same answer for unknown addresses; the link works once; sessions end.
+    // Password reset: same answer for unknown addresses; the link works once; sessions and
+    // access tokens end.
+    let r = api
+        .post(
+            "/api/v1/me/tokens",
+            Auth::Session(&s1),
+            json!({ "name": "before reset", "scopes": ["read", "write"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let pre_reset = r.body["token"].as_str().unwrap().to_owned();
     let unknown = api
         .post(
             "/api/v1/auth/password-reset",
@@ -666,16 +676,63 @@ async fn account_lifecycle(backend: Backend) {
     api.get("/api/v1/me", Auth::CookieOnly(&s1))
         .await
         .problem(401);
+    api.get("/api/v1/me", Auth::Bearer(&pre_reset))
+        .await
+        .problem(401);
     api.login(email, pw, None).await.problem(401);
     let s3 = api.session(email, pw2, None).await;
 
+    // Two-factor changes: console sessions only, with the current password. A leaked write
+    // token cannot enroll its holder's authenticator.
+    let r = api
+        .post(
+            "/api/v1/me/tokens",
+            Auth::Session(&s3),
+            json!({ "name": "leaked", "scopes": ["read", "write"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let leaked = r.body["token"].as_str().unwrap().to_owned();
+    for (path, body) in [
+        ("setup", json!({ "current_password": pw2 })),
+        (
+            "enable",
+            json!({ "current_password": pw2, "code": "123456" }),
+        ),
+        (
+            "disable",
+            json!({ "current_password": pw2, "code": "123456" }),
+        ),
+    ] {
+        api.post(
+            &format!("/api/v1/me/totp/{path}"),
+            Auth::Bearer(&leaked),
+            body,
+        )
+        .await
+        .problem(403);
+    }
+    let r = api
+        .post("/api/v1/me/totp/setup", Auth::Session(&s3), json!({}))
+        .await;
+    r.problem(422);
+    assert_eq!(r.error_fields(), ["current_password"]);
+    api.post(
+        "/api/v1/me/totp/setup",
+        Auth::Session(&s3),
+        json!({ "current_password": "not the password" }),
+    )
+    .await
+    .problem(403);
+    let me = api.get("/api/v1/me", Auth::CookieOnly(&s3)).await;
+    assert_eq!(me.body["totp_enabled"], false, "{}", me.text);
+
     // TOTP: setup, enable with a code computed here, then login needs a fresh code.
     let r = api
-        .send(
-            Method::POST,
+        .post(
             "/api/v1/me/totp/setup",
             Auth::Session(&s3),
-            None,
+            json!({ "current_password": pw2 }),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -692,25 +749,32 @@ async fn account_lifecycle(backend: Backend) {
     api.post(
         "/api/v1/me/totp/enable",
         Auth::Session(&s3),
-        json!({ "code": wrong }),
+        json!({ "code": wrong, "current_password": pw2 }),
     )
     .await
     .problem(401);
+    // A right code with a wrong password does not enable it (nor spend the code).
+    api.post(
+        "/api/v1/me/totp/enable",
+        Auth::Session(&s3),
+        json!({ "code": totp(&secret, step), "current_password": "not the password" }),
+    )
+    .await
+    .problem(403);
     let r = api
         .post(
             "/api/v1/me/totp/enable",
             Auth::Session(&s3),
-            json!({ "code": totp(&secret, step) }),
+            json!({ "code": totp(&secret, step), "current_password": pw2 }),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let me = api.get("/api/v1/me", Auth::CookieOnly(&s3)).await;
     assert_eq!(me.body["totp_enabled"], true);
-    api.send(
-        Method::POST,
+    api.post(
         "/api/v1/me/totp/setup",
         Auth::Session(&s3),
-        None,
+        json!({ "current_password": pw2 }),
     )
     .await
     .problem(409);
@@ -739,6 +803,23 @@ async fn account_lifecycle(backend: Backend) {
     api.login(email, "not the password", Some(&totp(&secret, step + 1)))
         .await
         .problem(401);
+    // Turning it off needs the password as well as a code, and a console session.
+    api.post(
+        "/api/v1/me/totp/disable",
+        Auth::Session(&s4),
+        json!({ "code": totp(&secret, step + 2), "current_password": "not the password" }),
+    )
+    .await
+    .problem(403);
+    api.post(
+        "/api/v1/me/totp/disable",
+        Auth::Session(&s4),
+        json!({ "code": totp(&secret, step + 2) }),
+    )
+    .await
+    .problem(422);
+    let me = api.get("/api/v1/me", Auth::CookieOnly(&s4)).await;
+    assert_eq!(me.body["totp_enabled"], true, "{}", me.text);
 
     // Revoke-all keeping this session: other sessions and every token end.
     let r = api
@@ -784,8 +865,38 @@ async fn account_lifecycle(backend: Backend) {
         .await
         .problem(401);
 
-    // Revoke-all without keeping: the caller's session ends too.
+    // An admin turns two-factor off for a user who lost it (audited; admins only: see
+    // authz_matrix).
     let s5 = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    let clear = format!("/api/v1/users/{}/clear-totp", user.id);
+    api.post(
+        "/api/v1/users/nope/clear-totp",
+        Auth::Session(&s5),
+        json!({}),
+    )
+    .await
+    .problem(404);
+    let r = api.post(&clear, Auth::Session(&s5), json!({})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = api.login(email, pw2, None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "no code needed any more: {}",
+        r.text
+    );
+    let r = api
+        .get(
+            "/api/v1/audit?action=user.totp_clear",
+            Auth::CookieOnly(&s5),
+        )
+        .await;
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", r.text);
+    assert_eq!(items[0]["target_id"], user.id.as_str());
+    assert_eq!(items[0]["actor"], ADMIN_EMAIL);
+
+    // Revoke-all without keeping: the caller's session ends too.
     let r = api
         .post(
             "/api/v1/me/sessions/revoke-all",

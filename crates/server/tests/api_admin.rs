@@ -442,8 +442,19 @@ async fn users_admin_crud(backend: Backend) {
         .await
         .ok()
         .unwrap();
+    let r = post(
+        &node,
+        "/api/v1/me/tokens",
+        &v_session,
+        json!({ "name": "cli", "scopes": ["read"] }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v_token = Auth::Bearer(r.body["token"].as_str().unwrap().to_owned());
+    assert_eq!(get(&node, "/api/v1/me", &v_token).await.status, 200);
 
-    // An admin sets a new password: the user's sessions end, the new password works.
+    // An admin sets a new password: the user's sessions and access tokens end, the new
+    // password works.
     let r = post(
         &node,
         &format!("/api/v1/users/{v_id}/reset-password"),
@@ -478,6 +489,7 @@ async fn users_admin_crud(backend: Backend) {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     get(&node, "/api/v1/me", &v_session).await.problem(401);
+    get(&node, "/api/v1/me", &v_token).await.problem(401);
     login(&node, "viewer@example.com", PASSWORD)
         .await
         .err()
@@ -1487,6 +1499,7 @@ fn new_routes_are_documented() {
         "/api/v1/users",
         "/api/v1/users/{id}",
         "/api/v1/users/{id}/reset-password",
+        "/api/v1/users/{id}/clear-totp",
         "/api/v1/audit",
         "/api/v1/webhooks",
         "/api/v1/webhooks/{id}",

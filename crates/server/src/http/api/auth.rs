@@ -582,7 +582,8 @@ pub struct ResetBody {
     pub password: String,
 }
 
-/// Sets a new password with a mailed reset token; signs out every session of the account.
+/// Sets a new password with a mailed reset token; signs out every session of the account and
+/// revokes its access tokens.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetBody,
     responses((status = 204), (status = 400, body = crate::http::problem::ProblemBody), (status = 422, body = crate::http::problem::ProblemBody)))]
 async fn confirm_reset(
@@ -612,6 +613,8 @@ async fn confirm_reset(
     // Receiving the mail proves the address.
     sys.db.verify_email(&user_id).await?;
     sys.db.revoke_all_sessions(&user_id, None).await?;
+    // Tokens too: whoever made the reset necessary may hold one.
+    sys.db.revoke_all_api_tokens(&user_id).await?;
     let user = sys.db.user(&user_id).await?;
     audit(
         sys,

@@ -20,6 +20,7 @@ use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
 use crate::security::secret::{self, SecretKind};
 use crate::security::{password, totp};
+use crate::system::System;
 
 /// Scopes a personal access token can carry.
 pub const TOKEN_SCOPES: &[&str] = &["read", "write"];
@@ -77,19 +78,7 @@ async fn update_me(
     c.done()?;
     if let Some(p) = &b.password {
         let current = b.current_password.as_deref().unwrap_or("");
-        if !password::verify(current, Some(&caller.user.password_hash)).await {
-            audit(
-                sys,
-                Some(&caller.user),
-                "user.password_change",
-                Some(("user", caller.id())),
-                &caller.ip_text(),
-                AuditResult::Denied,
-                Some("wrong current password"),
-            )
-            .await;
-            return Err(Problem::forbidden("current password is wrong"));
-        }
+        check_current_password(sys, &caller, current, "user.password_change").await?;
         let hash = password::hash(p).await.map_err(|e| Problem::internal(&e))?;
         sys.db.set_password_hash(caller.id(), &hash).await?;
         sys.db
@@ -117,6 +106,51 @@ async fn update_me(
     Ok(Json(UserView::from(&user)))
 }
 
+/// Refuses personal access tokens: how the account signs in (two-factor) is changed only from
+/// a console session, so a leaked token cannot enroll its holder's authenticator and lock the
+/// owner out.
+fn require_console(caller: &Caller) -> Result<(), Problem> {
+    if matches!(caller.auth, CallerAuth::Token { .. }) {
+        return Err(Problem::forbidden(
+            "two-factor sign-in is changed from a console session, not with an access token",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the caller's password before a sensitive change; a wrong one is audited under
+/// `action` and refused with 403 (not 401: the caller is signed in, the proof is wrong).
+pub(crate) async fn check_current_password(
+    sys: &System,
+    caller: &Caller,
+    current: &str,
+    action: &str,
+) -> Result<(), Problem> {
+    let ok = current.len() <= password::MAX_PASSWORD_LEN
+        && password::verify(current, Some(&caller.user.password_hash)).await;
+    if ok {
+        return Ok(());
+    }
+    audit(
+        sys,
+        Some(&caller.user),
+        action,
+        Some(("user", caller.id())),
+        &caller.ip_text(),
+        AuditResult::Denied,
+        Some("wrong current password"),
+    )
+    .await;
+    Err(Problem::forbidden("current password is wrong"))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfirm {
+    /// The account's password.
+    pub current_password: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct TotpSetup {
     /// Base32 secret, for manual entry.
@@ -125,18 +159,23 @@ pub struct TotpSetup {
     pub otpauth_uri: String,
 }
 
-/// Starts two-factor setup: a new secret that `totp/enable` confirms with a first code.
-#[utoipa::path(post, path = "/api/v1/me/totp/setup", tag = "me",
-    responses((status = 200, body = TotpSetup), (status = 409, body = ProblemBody)))]
+/// Starts two-factor setup: a new secret that `totp/enable` confirms with a first code. Console
+/// sessions only (403 for access tokens); needs the current password.
+#[utoipa::path(post, path = "/api/v1/me/totp/setup", tag = "me", request_body = PasswordConfirm,
+    responses((status = 200, body = TotpSetup), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody),
+              (status = 422, body = ProblemBody)))]
 async fn totp_setup(
     State(state): State<AppState>,
     caller: Caller,
+    Body(b): Body<PasswordConfirm>,
 ) -> Result<Json<TotpSetup>, Problem> {
+    require_console(&caller)?;
     if caller.user.totp_secret.is_some() {
         return Err(Problem::conflict(
             "two-factor sign-in is already on; disable it first",
         ));
     }
+    check_current_password(&state.sys, &caller, &b.current_password, "user.totp_setup").await?;
     let secret = totp::secret_base32(&totp::generate_secret());
     state
         .sys
@@ -153,21 +192,28 @@ async fn totp_setup(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
+    /// Six-digit code of the authenticator app.
     pub code: String,
+    /// The account's password.
+    pub current_password: String,
 }
 
-/// Turns two-factor sign-in on, confirming the pending secret with a current code.
+/// Turns two-factor sign-in on, confirming the pending secret with a current code. Console
+/// sessions only (403 for access tokens); needs the current password.
 #[utoipa::path(post, path = "/api/v1/me/totp/enable", tag = "me", request_body = CodeBody,
-    responses((status = 204), (status = 401, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 204), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
+              (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn totp_enable(
     State(state): State<AppState>,
     caller: Caller,
     Body(b): Body<CodeBody>,
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
+    require_console(&caller)?;
     let Some(pending) = caller.user.totp_pending.clone() else {
         return Err(Problem::conflict("start with POST /api/v1/me/totp/setup"));
     };
+    check_current_password(sys, &caller, &b.current_password, "user.totp_enable").await?;
     check_totp(sys, &caller.user, &pending, &b.code).await?;
     let step = sys
         .db
@@ -188,18 +234,22 @@ async fn totp_enable(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Turns two-factor sign-in off; needs a current code.
+/// Turns two-factor sign-in off; needs a current code and the current password. Console
+/// sessions only (403 for access tokens).
 #[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", request_body = CodeBody,
-    responses((status = 204), (status = 401, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 204), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
+              (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn totp_disable(
     State(state): State<AppState>,
     caller: Caller,
     Body(b): Body<CodeBody>,
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
+    require_console(&caller)?;
     let Some(secret) = caller.user.totp_secret.clone() else {
         return Err(Problem::conflict("two-factor sign-in is off"));
     };
+    check_current_password(sys, &caller, &b.current_password, "user.totp_disable").await?;
     check_totp(sys, &caller.user, &secret, &b.code).await?;
     sys.db.set_totp(caller.id(), None, None).await?;
     audit(
