@@ -233,25 +233,39 @@ impl<'a> Api<'a> {
         session_from(&r)
     }
 
-    /// The token in the newest mail to `to` whose subject contains `subject`.
+    /// The token in the newest mail to `to` whose subject contains `subject`, waiting for one
+    /// (resend and reset requests send their mail after answering).
     async fn mailed_token(&self, to: &str, subject: &str) -> String {
-        let mail = self
-            .node
-            .sys()
-            .db
-            .list_mail(Some(to), Page::default())
-            .await
-            .unwrap();
-        let m = mail
-            .iter()
-            .find(|m| m.subject.contains(subject))
-            .unwrap_or_else(|| panic!("no mail {subject:?} to {to}: {mail:?}"));
-        let at = m.body.find("token=").expect("a link with a token") + "token=".len();
-        m.body[at..]
-            .split(|c: char| c.is_whitespace())
-            .next()
-            .unwrap()
-            .to_owned()
+        self.mailed_token_other_than(to, subject, None).await
+    }
+
+    /// [`Self::mailed_token`], waiting until the newest token is not `old`.
+    async fn mailed_token_other_than(&self, to: &str, subject: &str, old: Option<&str>) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mail = self
+                .node
+                .sys()
+                .db
+                .list_mail(Some(to), Page::default())
+                .await
+                .unwrap();
+            let token = mail.iter().find(|m| m.subject.contains(subject)).map(|m| {
+                let at = m.body.find("token=").expect("a link with a token") + "token=".len();
+                m.body[at..]
+                    .split(|c: char| c.is_whitespace())
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            });
+            match token {
+                Some(t) if Some(t.as_str()) != old => return t,
+                _ if std::time::Instant::now() > deadline => {
+                    panic!("no new mail {subject:?} to {to}: {mail:?}")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
     }
 }
 
@@ -392,7 +406,9 @@ async fn account_lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let token = api.mailed_token(lower, "Verify").await;
+    let token = api
+        .mailed_token_other_than(lower, "Verify", Some(&first))
+        .await;
     assert_ne!(first, token);
     let r = api
         .post("/api/v1/auth/verify", Auth::None, json!({ "token": first }))
@@ -1288,6 +1304,87 @@ async fn hostile_requests(backend: Backend) {
     node.stop().await;
 }
 
+/// Holds the database's write lock on `user_tokens` (SQLite: the whole database) until the
+/// returned guard commits: what a reset or resend does for an existing account then waits.
+async fn block_token_writes(node: &TestNode, backend: Backend) -> sqlx::AnyConnection {
+    use sqlx::Connection as _;
+    use sqlx::Executor as _;
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            node.dir.path().join("onair.db").to_str().unwrap()
+        ),
+        Backend::Postgres => node.sys().settings.database_url.clone().unwrap(),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    match backend {
+        Backend::Sqlite => {
+            conn.execute("BEGIN IMMEDIATE").await.unwrap();
+        }
+        Backend::Postgres => {
+            conn.execute("BEGIN").await.unwrap();
+            // Blocks inserts, not reads.
+            conn.execute("LOCK TABLE user_tokens IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        }
+    }
+    conn
+}
+
+/// Reset and resend requests answer before doing anything about the address: with the token
+/// table locked, an address with an account is answered as fast as one without (the work
+/// would have to wait for the lock), and the mail follows once the lock is gone.
+async fn reset_and_resend_answer_at_once(backend: Backend) {
+    let node = TestNode::start_on(backend, settings(|_| {})).await;
+    let api = Api::new(&node);
+    let r = api
+        .post(
+            "/api/v1/auth/signup",
+            Auth::None,
+            json!({ "email": "pending@example.com", "password": "long enough pw", "display_name": "P" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let first = api.mailed_token("pending@example.com", "Verify").await;
+
+    let mut lock = block_token_writes(&node, backend).await;
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    for (path, email) in [
+        ("/api/v1/auth/password-reset", ADMIN_EMAIL),
+        ("/api/v1/auth/password-reset", "nobody@example.com"),
+        ("/api/v1/auth/resend-verification", "pending@example.com"),
+        ("/api/v1/auth/resend-verification", "nobody@example.com"),
+    ] {
+        let started = std::time::Instant::now();
+        let r = quick
+            .post(node.url(path))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path} {email} waited for the work: {e}"));
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{path} {email}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{path} {email} took {:?}",
+            started.elapsed()
+        );
+    }
+    {
+        use sqlx::Executor as _;
+        lock.execute("COMMIT").await.unwrap();
+    }
+    // The work is done afterwards.
+    api.mailed_token(ADMIN_EMAIL, "Reset").await;
+    api.mailed_token_other_than("pending@example.com", "Verify", Some(&first))
+        .await;
+    node.stop().await;
+}
+
 #[track_caller]
 fn not_found_or_bad(r: &Res, id: &str) {
     let want = if id == "%00" && r.status == StatusCode::BAD_REQUEST {
@@ -1327,4 +1424,5 @@ on_both!(
     lockout_without_enumeration,
     login_rate_limit,
     hostile_requests,
+    reset_and_resend_answer_at_once,
 );
