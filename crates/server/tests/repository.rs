@@ -1365,6 +1365,10 @@ async fn outbox_and_secrets(backend: Backend) {
     assert!(a.sent_at.is_some() && a.error.is_none());
     assert!(b.sent_at.is_none());
     assert_eq!(b.error.as_deref(), Some("550 no such user"));
+    // Delivered: the body (a one-time link) is gone; not delivered: kept for the operator.
+    assert_eq!(a.body, onair_server::db::outbox::REDACTED_BODY);
+    assert_eq!(a.subject, "Hello");
+    assert_eq!(b.body, "Body 2");
     assert_eq!(
         db.list_mail(None, Page::new(Some(1), Some(1)))
             .await
