@@ -1279,6 +1279,103 @@ async fn webhooks_refuse_private_targets(backend: Backend) {
     node.stop().await;
 }
 
+/// One user cannot multiply the node's outgoing requests: at most 20 webhooks each (409
+/// beyond, per owner), and test events are rate-limited per user (429 with Retry-After).
+async fn webhook_limits(backend: Backend) {
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        s.limits.webhook_tests_per_user = onair_server::security::ratelimit::RateLimit {
+            max: 3,
+            per: Duration::from_secs(600),
+        };
+    })
+    .await;
+    let b1 = person(&node, "one@example.com", Role::Broadcaster).await;
+    let b2 = person(&node, "two@example.com", Role::Broadcaster).await;
+    // Deliveries to these fail at once (a name for loopback, private targets not allowed):
+    // nothing leaves the machine.
+    let hook = |n: usize| json!({ "url": format!("http://localhost:9/hook-{n}") });
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let r = post(&node, "/api/v1/webhooks", &b1.token, hook(n)).await;
+        assert_eq!(r.status, 201, "webhook {n}: {}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    post(&node, "/api/v1/webhooks", &b1.token, hook(20))
+        .await
+        .problem(409);
+    // Per owner: someone else still can.
+    let r = post(&node, "/api/v1/webhooks", &b2.token, hook(0)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let b2_hook = r.body["id"].as_str().unwrap().to_owned();
+    // Deleting one makes room.
+    let r = delete(&node, &format!("/api/v1/webhooks/{}", ids[0]), &b1.token).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = post(&node, "/api/v1/webhooks", &b1.token, hook(21)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Test events: 3 per user here, across all of the user's webhooks.
+    for id in &ids[1..4] {
+        let r = post(
+            &node,
+            &format!("/api/v1/webhooks/{id}/test"),
+            &b1.token,
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+    let r = call(
+        &node,
+        Method::POST,
+        &format!("/api/v1/webhooks/{}/test", ids[4]),
+        &b1.token,
+        Some(json!({})),
+    )
+    .await;
+    r.problem(429);
+    let r = client()
+        .post(node.url(&format!("/api/v1/webhooks/{}/test", ids[4])))
+        .header(
+            "authorization",
+            match &b1.token {
+                Auth::Bearer(t) => format!("Bearer {t}"),
+                _ => unreachable!(),
+            },
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+    // Another user's budget is their own.
+    let r = post(
+        &node,
+        &format!("/api/v1/webhooks/{b2_hook}/test"),
+        &b2.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn webhook_limits_sqlite() {
+    webhook_limits(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn webhook_limits_postgres() {
+    webhook_limits(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn webhooks_refuse_private_targets_sqlite() {
     webhooks_refuse_private_targets(Backend::Sqlite).await;

@@ -120,6 +120,17 @@ impl Db {
         Ok(from_row(&row)?)
     }
 
+    /// How many webhooks `owner_id` has.
+    pub async fn count_webhooks(&self, owner_id: &str) -> DbResult<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM webhooks WHERE owner_id = $1")
+                .bind(owner_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
     pub async fn webhook(&self, id: &str) -> DbResult<Option<Webhook>> {
         let row = sqlx::query("SELECT * FROM webhooks WHERE id = $1")
             .bind(id)
