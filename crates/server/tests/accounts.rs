@@ -1385,6 +1385,88 @@ async fn reset_and_resend_answer_at_once(backend: Backend) {
     node.stop().await;
 }
 
+/// The current-password check of PATCH /me (and of two-factor changes) is a password check
+/// like login's: wrong answers lock the account, and attempts take from the IP's login
+/// budget. A stolen session is not an unlimited guessing oracle.
+async fn current_password_guessing_is_limited(backend: Backend) {
+    let change =
+        |current: &str| json!({ "password": "a brand new password", "current_password": current });
+    // Lockout: three wrong answers lock the account, for login too.
+    let node = TestNode::start_on(backend, settings(|s| s.limits.lockout_threshold = 3)).await;
+    let api = Api::new(&node);
+    let s = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    for _ in 0..3 {
+        api.send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s),
+            Some(change("guess")),
+        )
+        .await
+        .problem(403);
+    }
+    for body in [change("guess"), change(ADMIN_PASSWORD)] {
+        let r = api
+            .send(Method::PATCH, "/api/v1/me", Auth::Session(&s), Some(body))
+            .await;
+        assert_eq!(
+            r.problem(429)["type"],
+            "https://onair.invalid/problems/account-locked"
+        );
+    }
+    api.post(
+        "/api/v1/me/totp/setup",
+        Auth::Session(&s),
+        json!({ "current_password": ADMIN_PASSWORD }),
+    )
+    .await
+    .problem(429);
+    let r = api.login(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    assert_eq!(
+        r.problem(429)["type"],
+        "https://onair.invalid/problems/account-locked"
+    );
+    node.stop().await;
+
+    // Per IP: the attempts share the login budget (the sign-in took one).
+    let node = TestNode::start_on(
+        backend,
+        settings(|s| {
+            s.limits.login_per_ip = RateLimit {
+                max: 4,
+                per: Duration::from_secs(3600),
+            };
+        }),
+    )
+    .await;
+    let api = Api::new(&node);
+    let s = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    for _ in 0..3 {
+        api.send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s),
+            Some(change("guess")),
+        )
+        .await
+        .problem(403);
+    }
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s),
+            Some(change("guess")),
+        )
+        .await;
+    r.problem(429);
+    assert!(r.headers.contains_key(RETRY_AFTER));
+    api.login(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        .await
+        .problem(429);
+    node.stop().await;
+}
+
 #[track_caller]
 fn not_found_or_bad(r: &Res, id: &str) {
     let want = if id == "%00" && r.status == StatusCode::BAD_REQUEST {
@@ -1425,4 +1507,5 @@ on_both!(
     login_rate_limit,
     hostile_requests,
     reset_and_resend_answer_at_once,
+    current_password_guessing_is_limited,
 );

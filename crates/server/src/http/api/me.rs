@@ -1,5 +1,7 @@
 //! The signed-in user: profile, password, two-factor sign-in, sessions and access tokens.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{audit, check_totp};
+use super::auth::{PROBLEM_LOCKED, audit, check_totp};
 use super::extract::Body;
 use super::validate::Check;
 use crate::db::audit::AuditResult;
@@ -120,17 +122,50 @@ fn require_console(caller: &Caller) -> Result<(), Problem> {
 
 /// Checks the caller's password before a sensitive change; a wrong one is audited under
 /// `action` and refused with 403 (not 401: the caller is signed in, the proof is wrong).
+///
+/// This is a password check like login's, so it is limited like login's: every attempt
+/// takes from the client IP's login budget (429 beyond), a wrong password counts toward the
+/// account's lockout, a locked account is refused (429, `account-locked`) whatever the
+/// password, and a right one clears the failure count. Without this, a stolen session or
+/// token was an unlimited password-guessing oracle.
 pub(crate) async fn check_current_password(
     sys: &System,
     caller: &Caller,
     current: &str,
     action: &str,
 ) -> Result<(), Problem> {
+    if let Err(r) = sys.limiters.login_ip.check(&caller.ip, Instant::now()) {
+        metrics::counter!("onair_login_rate_limited_total").increment(1);
+        return Err(Problem::too_many(r.0.as_secs() as u32));
+    }
+    if caller.user.locked_until.is_some_and(|t| t > now_ms()) {
+        audit(
+            sys,
+            Some(&caller.user),
+            action,
+            Some(("user", caller.id())),
+            &caller.ip_text(),
+            AuditResult::Denied,
+            Some("account locked"),
+        )
+        .await;
+        return Err(
+            Problem::too_many(sys.limits.lockout.as_secs() as u32).with_kind(PROBLEM_LOCKED)
+        );
+    }
     let ok = current.len() <= password::MAX_PASSWORD_LEN
         && password::verify(current, Some(&caller.user.password_hash)).await;
     if ok {
+        if caller.user.failed_logins > 0 {
+            sys.db.clear_login_failures(caller.id()).await?;
+        }
         return Ok(());
     }
+    metrics::counter!("onair_login_failed_total").increment(1);
+    let lock_until = now_ms() + sys.limits.lockout.as_millis() as i64;
+    sys.db
+        .record_login_failure(caller.id(), sys.limits.lockout_threshold, lock_until)
+        .await?;
     audit(
         sys,
         Some(&caller.user),
