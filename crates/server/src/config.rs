@@ -114,6 +114,12 @@ pub struct ServeArgs {
     /// nginx-rtmp compatible `on_publish_done` notification URL [default: none].
     #[arg(long, env = "ONAIR_ON_PUBLISH_DONE_URL")]
     pub on_publish_done_url: Option<String>,
+    /// Deliver webhooks to loopback, private, link-local and other non-public addresses, for
+    /// receivers on the node's own network [default: false: such webhook URLs are refused,
+    /// and host names resolving only to such addresses fail delivery]. Does not concern
+    /// --on-publish-url, which may point anywhere.
+    #[arg(long, env = "ONAIR_WEBHOOK_ALLOW_PRIVATE_TARGETS")]
+    pub webhook_allow_private_targets: Option<bool>,
     /// This node's name in publish sessions and the cluster [default: host name].
     #[arg(long, env = "ONAIR_NODE_NAME")]
     pub node_name: Option<String>,
@@ -176,6 +182,8 @@ pub struct Settings {
     pub alibaba_auth_ttl: Duration,
     pub on_publish_url: Option<String>,
     pub on_publish_done_url: Option<String>,
+    /// Webhooks may target non-public addresses (off by default: SSRF protection).
+    pub webhook_allow_private_targets: bool,
     pub node_name: String,
     pub session_ttl: Duration,
     pub admin_email: String,
@@ -336,6 +344,7 @@ impl ServeArgs {
             )?,
             on_publish_url: opt!(on_publish_url),
             on_publish_done_url: opt!(on_publish_done_url),
+            webhook_allow_private_targets: pick!(webhook_allow_private_targets, false),
             node_name,
             session_ttl: secs(
                 "session-ttl-hours",
@@ -406,6 +415,26 @@ mod tests {
         assert_eq!(s.rtmp_listen.port(), 1935);
         assert_eq!(s.http_listen.port(), 8080);
         assert_eq!(s.part_duration, Duration::from_millis(200));
+        assert!(!s.webhook_allow_private_targets);
+    }
+
+    #[test]
+    fn webhook_private_targets_opt_in() {
+        let dir = std::env::temp_dir().join(format!("onair-cfg-wh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "webhook-allow-private-targets = true\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert!(args.resolve().unwrap().webhook_allow_private_targets);
+        let args = ServeArgs {
+            config: Some(path),
+            webhook_allow_private_targets: Some(false),
+            ..Default::default()
+        };
+        assert!(!args.resolve().unwrap().webhook_allow_private_targets);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Outgoing e-mail (verification and password-reset links). Every message is written to the
 //! `mail_outbox` table first; with `--smtp-url` it is then sent over SMTP (lettre) and marked
-//! sent, otherwise its text is logged, so a node without mail still works offline: an operator
-//! reads the link from the log or the outbox.
+//! sent, and its body (with the one-time token) is then removed from the outbox; otherwise its
+//! text is logged and kept, so a node without mail still works offline: an operator reads the
+//! link from the log or the outbox.
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};

@@ -34,6 +34,8 @@ pub struct LimitSettings {
     pub stream_key_failures_per_ip: RateLimit,
     /// Sign-ups, verification and reset mails per client IP.
     pub mail_per_ip: RateLimit,
+    /// Webhook test events per user.
+    pub webhook_tests_per_user: RateLimit,
 }
 
 impl Default for LimitSettings {
@@ -53,6 +55,10 @@ impl Default for LimitSettings {
                 max: 10,
                 per: Duration::from_secs(3600),
             },
+            webhook_tests_per_user: RateLimit {
+                max: 10,
+                per: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -61,6 +67,8 @@ pub struct Limiters {
     pub login_ip: RateLimiter<IpAddr>,
     pub stream_key_ip: RateLimiter<IpAddr>,
     pub mail_ip: RateLimiter<IpAddr>,
+    /// Webhook test events, by user id.
+    pub webhook_test_user: RateLimiter<String>,
     /// Failed logins for addresses without an account: they lock out exactly like real
     /// accounts, so lockout does not tell which addresses exist.
     pub unknown_account: UnknownAccountLockout,
@@ -226,12 +234,16 @@ impl System {
             &settings.mail_from,
             settings.smtp_url.as_deref(),
         )?;
-        let client =
-            crate::webhooks::http_client().map_err(|e| SystemError::Http(e.to_string()))?;
+        let allow_private = settings.webhook_allow_private_targets;
+        let client = crate::webhooks::delivery_client(allow_private)
+            .map_err(|e| SystemError::Http(e.to_string()))?;
         let (webhooks, _task) = Dispatcher::spawn(
             client,
             Arc::new(db.clone()),
-            crate::webhooks::DispatchConfig::default(),
+            crate::webhooks::DispatchConfig {
+                allow_private_targets: allow_private,
+                ..Default::default()
+            },
         );
         Ok(Arc::new(Self {
             limiters: Limiters {
@@ -241,6 +253,10 @@ impl System {
                     MAX_LIMITER_KEYS,
                 ),
                 mail_ip: RateLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
+                webhook_test_user: RateLimiter::new(
+                    limits.webhook_tests_per_user,
+                    MAX_LIMITER_KEYS,
+                ),
                 unknown_account: UnknownAccountLockout::new(
                     limits.lockout_threshold,
                     limits.lockout,

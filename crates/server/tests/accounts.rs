@@ -233,25 +233,39 @@ impl<'a> Api<'a> {
         session_from(&r)
     }
 
-    /// The token in the newest mail to `to` whose subject contains `subject`.
+    /// The token in the newest mail to `to` whose subject contains `subject`, waiting for one
+    /// (resend and reset requests send their mail after answering).
     async fn mailed_token(&self, to: &str, subject: &str) -> String {
-        let mail = self
-            .node
-            .sys()
-            .db
-            .list_mail(Some(to), Page::default())
-            .await
-            .unwrap();
-        let m = mail
-            .iter()
-            .find(|m| m.subject.contains(subject))
-            .unwrap_or_else(|| panic!("no mail {subject:?} to {to}: {mail:?}"));
-        let at = m.body.find("token=").expect("a link with a token") + "token=".len();
-        m.body[at..]
-            .split(|c: char| c.is_whitespace())
-            .next()
-            .unwrap()
-            .to_owned()
+        self.mailed_token_other_than(to, subject, None).await
+    }
+
+    /// [`Self::mailed_token`], waiting until the newest token is not `old`.
+    async fn mailed_token_other_than(&self, to: &str, subject: &str, old: Option<&str>) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mail = self
+                .node
+                .sys()
+                .db
+                .list_mail(Some(to), Page::default())
+                .await
+                .unwrap();
+            let token = mail.iter().find(|m| m.subject.contains(subject)).map(|m| {
+                let at = m.body.find("token=").expect("a link with a token") + "token=".len();
+                m.body[at..]
+                    .split(|c: char| c.is_whitespace())
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            });
+            match token {
+                Some(t) if Some(t.as_str()) != old => return t,
+                _ if std::time::Instant::now() > deadline => {
+                    panic!("no new mail {subject:?} to {to}: {mail:?}")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
     }
 }
 
@@ -392,7 +406,9 @@ async fn account_lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let token = api.mailed_token(lower, "Verify").await;
+    let token = api
+        .mailed_token_other_than(lower, "Verify", Some(&first))
+        .await;
     assert_ne!(first, token);
     let r = api
         .post("/api/v1/auth/verify", Auth::None, json!({ "token": first }))
@@ -620,7 +636,17 @@ async fn account_lifecycle(backend: Backend) {
     api.login(email, pw, None).await.problem(401);
     let pw = "changed password 1b";
 
-    // Password reset: same answer for unknown addresses; the link works once; sessions end.
+    // Password reset: same answer for unknown addresses; the link works once; sessions and
+    // access tokens end.
+    let r = api
+        .post(
+            "/api/v1/me/tokens",
+            Auth::Session(&s1),
+            json!({ "name": "before reset", "scopes": ["read", "write"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let pre_reset = r.body["token"].as_str().unwrap().to_owned();
     let unknown = api
         .post(
             "/api/v1/auth/password-reset",
@@ -666,16 +692,63 @@ async fn account_lifecycle(backend: Backend) {
     api.get("/api/v1/me", Auth::CookieOnly(&s1))
         .await
         .problem(401);
+    api.get("/api/v1/me", Auth::Bearer(&pre_reset))
+        .await
+        .problem(401);
     api.login(email, pw, None).await.problem(401);
     let s3 = api.session(email, pw2, None).await;
 
+    // Two-factor changes: console sessions only, with the current password. A leaked write
+    // token cannot enroll its holder's authenticator.
+    let r = api
+        .post(
+            "/api/v1/me/tokens",
+            Auth::Session(&s3),
+            json!({ "name": "leaked", "scopes": ["read", "write"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let leaked = r.body["token"].as_str().unwrap().to_owned();
+    for (path, body) in [
+        ("setup", json!({ "current_password": pw2 })),
+        (
+            "enable",
+            json!({ "current_password": pw2, "code": "123456" }),
+        ),
+        (
+            "disable",
+            json!({ "current_password": pw2, "code": "123456" }),
+        ),
+    ] {
+        api.post(
+            &format!("/api/v1/me/totp/{path}"),
+            Auth::Bearer(&leaked),
+            body,
+        )
+        .await
+        .problem(403);
+    }
+    let r = api
+        .post("/api/v1/me/totp/setup", Auth::Session(&s3), json!({}))
+        .await;
+    r.problem(422);
+    assert_eq!(r.error_fields(), ["current_password"]);
+    api.post(
+        "/api/v1/me/totp/setup",
+        Auth::Session(&s3),
+        json!({ "current_password": "not the password" }),
+    )
+    .await
+    .problem(403);
+    let me = api.get("/api/v1/me", Auth::CookieOnly(&s3)).await;
+    assert_eq!(me.body["totp_enabled"], false, "{}", me.text);
+
     // TOTP: setup, enable with a code computed here, then login needs a fresh code.
     let r = api
-        .send(
-            Method::POST,
+        .post(
             "/api/v1/me/totp/setup",
             Auth::Session(&s3),
-            None,
+            json!({ "current_password": pw2 }),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -692,25 +765,32 @@ async fn account_lifecycle(backend: Backend) {
     api.post(
         "/api/v1/me/totp/enable",
         Auth::Session(&s3),
-        json!({ "code": wrong }),
+        json!({ "code": wrong, "current_password": pw2 }),
     )
     .await
     .problem(401);
+    // A right code with a wrong password does not enable it (nor spend the code).
+    api.post(
+        "/api/v1/me/totp/enable",
+        Auth::Session(&s3),
+        json!({ "code": totp(&secret, step), "current_password": "not the password" }),
+    )
+    .await
+    .problem(403);
     let r = api
         .post(
             "/api/v1/me/totp/enable",
             Auth::Session(&s3),
-            json!({ "code": totp(&secret, step) }),
+            json!({ "code": totp(&secret, step), "current_password": pw2 }),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let me = api.get("/api/v1/me", Auth::CookieOnly(&s3)).await;
     assert_eq!(me.body["totp_enabled"], true);
-    api.send(
-        Method::POST,
+    api.post(
         "/api/v1/me/totp/setup",
         Auth::Session(&s3),
-        None,
+        json!({ "current_password": pw2 }),
     )
     .await
     .problem(409);
@@ -739,6 +819,23 @@ async fn account_lifecycle(backend: Backend) {
     api.login(email, "not the password", Some(&totp(&secret, step + 1)))
         .await
         .problem(401);
+    // Turning it off needs the password as well as a code, and a console session.
+    api.post(
+        "/api/v1/me/totp/disable",
+        Auth::Session(&s4),
+        json!({ "code": totp(&secret, step + 2), "current_password": "not the password" }),
+    )
+    .await
+    .problem(403);
+    api.post(
+        "/api/v1/me/totp/disable",
+        Auth::Session(&s4),
+        json!({ "code": totp(&secret, step + 2) }),
+    )
+    .await
+    .problem(422);
+    let me = api.get("/api/v1/me", Auth::CookieOnly(&s4)).await;
+    assert_eq!(me.body["totp_enabled"], true, "{}", me.text);
 
     // Revoke-all keeping this session: other sessions and every token end.
     let r = api
@@ -784,8 +881,38 @@ async fn account_lifecycle(backend: Backend) {
         .await
         .problem(401);
 
-    // Revoke-all without keeping: the caller's session ends too.
+    // An admin turns two-factor off for a user who lost it (audited; admins only: see
+    // authz_matrix).
     let s5 = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    let clear = format!("/api/v1/users/{}/clear-totp", user.id);
+    api.post(
+        "/api/v1/users/nope/clear-totp",
+        Auth::Session(&s5),
+        json!({}),
+    )
+    .await
+    .problem(404);
+    let r = api.post(&clear, Auth::Session(&s5), json!({})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = api.login(email, pw2, None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "no code needed any more: {}",
+        r.text
+    );
+    let r = api
+        .get(
+            "/api/v1/audit?action=user.totp_clear",
+            Auth::CookieOnly(&s5),
+        )
+        .await;
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", r.text);
+    assert_eq!(items[0]["target_id"], user.id.as_str());
+    assert_eq!(items[0]["actor"], ADMIN_EMAIL);
+
+    // Revoke-all without keeping: the caller's session ends too.
     let r = api
         .post(
             "/api/v1/me/sessions/revoke-all",
@@ -1177,6 +1304,169 @@ async fn hostile_requests(backend: Backend) {
     node.stop().await;
 }
 
+/// Holds the database's write lock on `user_tokens` (SQLite: the whole database) until the
+/// returned guard commits: what a reset or resend does for an existing account then waits.
+async fn block_token_writes(node: &TestNode, backend: Backend) -> sqlx::AnyConnection {
+    use sqlx::Connection as _;
+    use sqlx::Executor as _;
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            node.dir.path().join("onair.db").to_str().unwrap()
+        ),
+        Backend::Postgres => node.sys().settings.database_url.clone().unwrap(),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    match backend {
+        Backend::Sqlite => {
+            conn.execute("BEGIN IMMEDIATE").await.unwrap();
+        }
+        Backend::Postgres => {
+            conn.execute("BEGIN").await.unwrap();
+            // Blocks inserts, not reads.
+            conn.execute("LOCK TABLE user_tokens IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        }
+    }
+    conn
+}
+
+/// Reset and resend requests answer before doing anything about the address: with the token
+/// table locked, an address with an account is answered as fast as one without (the work
+/// would have to wait for the lock), and the mail follows once the lock is gone.
+async fn reset_and_resend_answer_at_once(backend: Backend) {
+    let node = TestNode::start_on(backend, settings(|_| {})).await;
+    let api = Api::new(&node);
+    let r = api
+        .post(
+            "/api/v1/auth/signup",
+            Auth::None,
+            json!({ "email": "pending@example.com", "password": "long enough pw", "display_name": "P" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let first = api.mailed_token("pending@example.com", "Verify").await;
+
+    let mut lock = block_token_writes(&node, backend).await;
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    for (path, email) in [
+        ("/api/v1/auth/password-reset", ADMIN_EMAIL),
+        ("/api/v1/auth/password-reset", "nobody@example.com"),
+        ("/api/v1/auth/resend-verification", "pending@example.com"),
+        ("/api/v1/auth/resend-verification", "nobody@example.com"),
+    ] {
+        let started = std::time::Instant::now();
+        let r = quick
+            .post(node.url(path))
+            .json(&json!({ "email": email }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path} {email} waited for the work: {e}"));
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{path} {email}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{path} {email} took {:?}",
+            started.elapsed()
+        );
+    }
+    {
+        use sqlx::Executor as _;
+        lock.execute("COMMIT").await.unwrap();
+    }
+    // The work is done afterwards.
+    api.mailed_token(ADMIN_EMAIL, "Reset").await;
+    api.mailed_token_other_than("pending@example.com", "Verify", Some(&first))
+        .await;
+    node.stop().await;
+}
+
+/// The current-password check of PATCH /me (and of two-factor changes) is a password check
+/// like login's: wrong answers lock the account, and attempts take from the IP's login
+/// budget. A stolen session is not an unlimited guessing oracle.
+async fn current_password_guessing_is_limited(backend: Backend) {
+    let change =
+        |current: &str| json!({ "password": "a brand new password", "current_password": current });
+    // Lockout: three wrong answers lock the account, for login too.
+    let node = TestNode::start_on(backend, settings(|s| s.limits.lockout_threshold = 3)).await;
+    let api = Api::new(&node);
+    let s = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    for _ in 0..3 {
+        api.send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s),
+            Some(change("guess")),
+        )
+        .await
+        .problem(403);
+    }
+    for body in [change("guess"), change(ADMIN_PASSWORD)] {
+        let r = api
+            .send(Method::PATCH, "/api/v1/me", Auth::Session(&s), Some(body))
+            .await;
+        assert_eq!(
+            r.problem(429)["type"],
+            "https://onair.invalid/problems/account-locked"
+        );
+    }
+    api.post(
+        "/api/v1/me/totp/setup",
+        Auth::Session(&s),
+        json!({ "current_password": ADMIN_PASSWORD }),
+    )
+    .await
+    .problem(429);
+    let r = api.login(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    assert_eq!(
+        r.problem(429)["type"],
+        "https://onair.invalid/problems/account-locked"
+    );
+    node.stop().await;
+
+    // Per IP: the attempts share the login budget (the sign-in took one).
+    let node = TestNode::start_on(
+        backend,
+        settings(|s| {
+            s.limits.login_per_ip = RateLimit {
+                max: 4,
+                per: Duration::from_secs(3600),
+            };
+        }),
+    )
+    .await;
+    let api = Api::new(&node);
+    let s = api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
+    for _ in 0..3 {
+        api.send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s),
+            Some(change("guess")),
+        )
+        .await
+        .problem(403);
+    }
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s),
+            Some(change("guess")),
+        )
+        .await;
+    r.problem(429);
+    assert!(r.headers.contains_key(RETRY_AFTER));
+    api.login(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        .await
+        .problem(429);
+    node.stop().await;
+}
+
 #[track_caller]
 fn not_found_or_bad(r: &Res, id: &str) {
     let want = if id == "%00" && r.status == StatusCode::BAD_REQUEST {
@@ -1216,4 +1506,6 @@ on_both!(
     lockout_without_enumeration,
     login_rate_limit,
     hostile_requests,
+    reset_and_resend_answer_at_once,
+    current_password_guessing_is_limited,
 );

@@ -442,8 +442,19 @@ async fn users_admin_crud(backend: Backend) {
         .await
         .ok()
         .unwrap();
+    let r = post(
+        &node,
+        "/api/v1/me/tokens",
+        &v_session,
+        json!({ "name": "cli", "scopes": ["read"] }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v_token = Auth::Bearer(r.body["token"].as_str().unwrap().to_owned());
+    assert_eq!(get(&node, "/api/v1/me", &v_token).await.status, 200);
 
-    // An admin sets a new password: the user's sessions end, the new password works.
+    // An admin sets a new password: the user's sessions and access tokens end, the new
+    // password works.
     let r = post(
         &node,
         &format!("/api/v1/users/{v_id}/reset-password"),
@@ -478,6 +489,7 @@ async fn users_admin_crud(backend: Backend) {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     get(&node, "/api/v1/me", &v_session).await.problem(401);
+    get(&node, "/api/v1/me", &v_token).await.problem(401);
     login(&node, "viewer@example.com", PASSWORD)
         .await
         .err()
@@ -809,7 +821,12 @@ async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Received>) 
 }
 
 async fn webhooks(backend: Backend) {
-    let node = start(backend).await;
+    // The receiver is on loopback: an on-premise setup, which the operator opts into.
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        s.webhook_allow_private_targets = true;
+    })
+    .await;
     let admin = person(&node, "root@example.com", Role::Admin).await;
     let b1 = person(&node, "one@example.com", Role::Broadcaster).await;
     let b2 = person(&node, "two@example.com", Role::Broadcaster).await;
@@ -1111,6 +1128,264 @@ async fn webhooks_postgres() {
     webhooks(Backend::Postgres).await;
 }
 
+/// Without the operator's opt-in, webhooks cannot reach the node's own network: IP-literal
+/// URLs of loopback, private, link-local, shared and unique-local addresses are field errors on
+/// create and change, and a host name resolving to loopback is registered but its deliveries
+/// fail before connecting (the receiver sees nothing, the log says why, no retries).
+async fn webhooks_refuse_private_targets(backend: Backend) {
+    let node = start(backend).await;
+    let bc = person(&node, "caster@example.com", Role::Broadcaster).await;
+    let (url, mut rx) = receiver().await;
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hook")
+        .to_owned();
+
+    for bad in [
+        url.clone(),
+        format!("http://127.1:{port}/hook"),
+        format!("http://2130706433:{port}/hook"),
+        "http://0.0.0.0/".to_owned(),
+        "http://10.0.0.1/hook".to_owned(),
+        "http://172.16.5.4/hook".to_owned(),
+        "http://192.168.1.1/hook".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://100.64.0.1/hook".to_owned(),
+        format!("http://[::1]:{port}/hook"),
+        "http://[::ffff:127.0.0.1]/hook".to_owned(),
+        "http://[fd00::1]/hook".to_owned(),
+        "http://[fe80::1]/hook".to_owned(),
+    ] {
+        let r = post(&node, "/api/v1/webhooks", &bc.token, json!({ "url": bad })).await;
+        r.problem(422);
+        assert_eq!(r.error_fields(), ["url"], "{bad}: {}", r.body);
+        assert!(
+            r.body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("non-public"),
+            "{bad}: {}",
+            r.body
+        );
+    }
+
+    // A name is accepted (what it resolves to is checked when connecting) …
+    let by_name = format!("http://localhost:{port}/hook");
+    let r = post(
+        &node,
+        "/api/v1/webhooks",
+        &bc.token,
+        json!({ "url": by_name }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // … and cannot be changed to a private address.
+    let r = patch(
+        &node,
+        &format!("/api/v1/webhooks/{id}"),
+        &bc.token,
+        json!({ "url": url }),
+    )
+    .await;
+    r.problem(422);
+    assert_eq!(r.error_fields(), ["url"]);
+
+    // Its test event is refused before connecting: one final attempt, no status.
+    let r = post(
+        &node,
+        &format!("/api/v1/webhooks/{id}/test"),
+        &bc.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let event_id = r.body["event_id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delivery = loop {
+        let r = get(
+            &node,
+            &format!("/api/v1/webhooks/{id}/deliveries"),
+            &bc.token,
+        )
+        .await;
+        if let Some(d) = r
+            .items()
+            .into_iter()
+            .find(|d| d["event_id"] == event_id.as_str())
+        {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no delivery logged: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["succeeded"], false, "{delivery}");
+    assert_eq!(delivery["final"], true, "{delivery}");
+    assert_eq!(delivery["attempt"], 1, "{delivery}");
+    assert_eq!(delivery["status"], Value::Null, "{delivery}");
+    assert!(
+        delivery["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("non-public"),
+        "{delivery}"
+    );
+
+    // A URL stored before the rule (or under the opt-in) is re-checked at send time.
+    let stored = node
+        .sys()
+        .db
+        .create_webhook(
+            &bc.id,
+            &url,
+            "whsec_0123456789abcdef0123456789abcdef",
+            &["publish.started".to_owned()],
+        )
+        .await
+        .unwrap();
+    let r = post(
+        &node,
+        &format!("/api/v1/webhooks/{}/test", stored.id),
+        &bc.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delivery = loop {
+        let r = get(
+            &node,
+            &format!("/api/v1/webhooks/{}/deliveries", stored.id),
+            &bc.token,
+        )
+        .await;
+        if let Some(d) = r.items().into_iter().next() {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no delivery logged: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["final"], true, "{delivery}");
+    assert_eq!(delivery["succeeded"], false, "{delivery}");
+    assert!(
+        delivery["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("non-public"),
+        "{delivery}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(rx.try_recv().is_err(), "the loopback receiver was reached");
+    node.stop().await;
+}
+
+/// One user cannot multiply the node's outgoing requests: at most 20 webhooks each (409
+/// beyond, per owner), and test events are rate-limited per user (429 with Retry-After).
+async fn webhook_limits(backend: Backend) {
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        s.limits.webhook_tests_per_user = onair_server::security::ratelimit::RateLimit {
+            max: 3,
+            per: Duration::from_secs(600),
+        };
+    })
+    .await;
+    let b1 = person(&node, "one@example.com", Role::Broadcaster).await;
+    let b2 = person(&node, "two@example.com", Role::Broadcaster).await;
+    // Deliveries to these fail at once (a name for loopback, private targets not allowed):
+    // nothing leaves the machine.
+    let hook = |n: usize| json!({ "url": format!("http://localhost:9/hook-{n}") });
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let r = post(&node, "/api/v1/webhooks", &b1.token, hook(n)).await;
+        assert_eq!(r.status, 201, "webhook {n}: {}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    post(&node, "/api/v1/webhooks", &b1.token, hook(20))
+        .await
+        .problem(409);
+    // Per owner: someone else still can.
+    let r = post(&node, "/api/v1/webhooks", &b2.token, hook(0)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let b2_hook = r.body["id"].as_str().unwrap().to_owned();
+    // Deleting one makes room.
+    let r = delete(&node, &format!("/api/v1/webhooks/{}", ids[0]), &b1.token).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = post(&node, "/api/v1/webhooks", &b1.token, hook(21)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Test events: 3 per user here, across all of the user's webhooks.
+    for id in &ids[1..4] {
+        let r = post(
+            &node,
+            &format!("/api/v1/webhooks/{id}/test"),
+            &b1.token,
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+    let r = call(
+        &node,
+        Method::POST,
+        &format!("/api/v1/webhooks/{}/test", ids[4]),
+        &b1.token,
+        Some(json!({})),
+    )
+    .await;
+    r.problem(429);
+    let r = client()
+        .post(node.url(&format!("/api/v1/webhooks/{}/test", ids[4])))
+        .header(
+            "authorization",
+            match &b1.token {
+                Auth::Bearer(t) => format!("Bearer {t}"),
+                _ => unreachable!(),
+            },
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+    // Another user's budget is their own.
+    let r = post(
+        &node,
+        &format!("/api/v1/webhooks/{b2_hook}/test"),
+        &b2.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn webhook_limits_sqlite() {
+    webhook_limits(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn webhook_limits_postgres() {
+    webhook_limits(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn webhooks_refuse_private_targets_sqlite() {
+    webhooks_refuse_private_targets(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn webhooks_refuse_private_targets_postgres() {
+    webhooks_refuse_private_targets(Backend::Postgres).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Publish sessions
 
@@ -1321,6 +1596,7 @@ fn new_routes_are_documented() {
         "/api/v1/users",
         "/api/v1/users/{id}",
         "/api/v1/users/{id}/reset-password",
+        "/api/v1/users/{id}/clear-totp",
         "/api/v1/audit",
         "/api/v1/webhooks",
         "/api/v1/webhooks/{id}",

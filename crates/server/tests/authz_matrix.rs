@@ -72,6 +72,7 @@ fn policy() -> HashMap<&'static str, &'static [Who]> {
         ("GET /api/v1/users/{id}", ADMIN),
         ("PATCH /api/v1/users/{id}", ADMIN),
         ("POST /api/v1/users/{id}/reset-password", ADMIN),
+        ("POST /api/v1/users/{id}/clear-totp", ADMIN),
         // Lists show the caller's own rows (checked below not to leak the owner's).
         ("GET /api/v1/audit", SIGNED_IN),
         ("GET /api/v1/channels", SIGNED_IN),

@@ -1235,6 +1235,77 @@ async fn webhooks(backend: Backend) {
             .unwrap()
             .is_empty()
     );
+    // Only active owners' webhooks fire: a disabled owner's (or a disabled admin's) do not.
+    let set_status = |id: String, status: UserStatus| {
+        let db = db.clone();
+        async move {
+            let r = db
+                .update_user(
+                    &id,
+                    onair_server::db::users::UserChanges {
+                        status: Some(status),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert!(
+                matches!(r, onair_server::db::users::UserUpdate::Updated(_)),
+                "{r:?}"
+            );
+        }
+    };
+    let admin2 = db
+        .create_user(NewUser {
+            email: "root2@example.com",
+            display_name: "root2",
+            password_hash: "h",
+            role: Role::Admin,
+            status: UserStatus::Active,
+            email_verified: true,
+        })
+        .await
+        .unwrap();
+    let w4 = db
+        .create_webhook(
+            &admin2.id,
+            "https://admin2/",
+            "s4",
+            &ev(&["publish.started"]),
+        )
+        .await
+        .unwrap();
+    let mut with_admin2 = vec![w1.id.clone(), w2.id.clone(), w4.id.clone()];
+    with_admin2.sort();
+    assert_eq!(
+        hooks(
+            db.webhooks_for_event(&u.id, "publish.started")
+                .await
+                .unwrap()
+        ),
+        with_admin2
+    );
+    set_status(admin2.id.clone(), UserStatus::Disabled).await;
+    set_status(u.id.clone(), UserStatus::Disabled).await;
+    assert_eq!(
+        hooks(
+            db.webhooks_for_event(&u.id, "publish.started")
+                .await
+                .unwrap()
+        ),
+        [w2.id.as_str()],
+        "a disabled owner's and a disabled admin's webhooks are skipped"
+    );
+    set_status(u.id.clone(), UserStatus::Active).await;
+    assert_eq!(
+        hooks(
+            db.webhooks_for_event(&u.id, "publish.started")
+                .await
+                .unwrap()
+        ),
+        want
+    );
+    assert!(db.delete_webhook(&w4.id).await.unwrap());
     let up = db
         .update_webhook(
             &w1.id,
@@ -1365,6 +1436,10 @@ async fn outbox_and_secrets(backend: Backend) {
     assert!(a.sent_at.is_some() && a.error.is_none());
     assert!(b.sent_at.is_none());
     assert_eq!(b.error.as_deref(), Some("550 no such user"));
+    // Delivered: the body (a one-time link) is gone; not delivered: kept for the operator.
+    assert_eq!(a.body, onair_server::db::outbox::REDACTED_BODY);
+    assert_eq!(a.subject, "Hello");
+    assert_eq!(b.body, "Body 2");
     assert_eq!(
         db.list_mail(None, Page::new(Some(1), Some(1)))
             .await

@@ -7,6 +7,9 @@ use utoipa::ToSchema;
 
 use super::{Db, DbResult, Page, new_id, now_ms};
 
+/// What a message's body becomes once SMTP has taken it (see [`Db::mark_mail`]).
+pub const REDACTED_BODY: &str = "[body removed after delivery: it contained a one-time link]";
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OutboxMail {
     pub id: String,
@@ -46,14 +49,25 @@ impl Db {
         Ok(id)
     }
 
+    /// Records the SMTP outcome of a queued message: `None` is sent, `Some` the error.
+    ///
+    /// Once SMTP has taken a message its body is replaced by [`REDACTED_BODY`]: bodies carry
+    /// live verification and password-reset tokens, which must not outlive delivery in the
+    /// database (backups, admin reads). An unsent message keeps its body: without SMTP, or
+    /// after a failure, the outbox is how an operator gets the link to the user.
     pub async fn mark_mail(&self, id: &str, error: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE mail_outbox SET sent_at = CASE WHEN $2 = '' THEN $3 ELSE sent_at END, error = $4 WHERE id = $1")
-            .bind(id)
-            .bind(error.unwrap_or(""))
-            .bind(now_ms())
-            .bind(error)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE mail_outbox SET sent_at = CASE WHEN $2 = '' THEN $3 ELSE sent_at END, error = $4,
+                 body = CASE WHEN $2 = '' THEN $5 ELSE body END
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error.unwrap_or(""))
+        .bind(now_ms())
+        .bind(error)
+        .bind(REDACTED_BODY)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

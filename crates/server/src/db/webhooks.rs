@@ -120,6 +120,17 @@ impl Db {
         Ok(from_row(&row)?)
     }
 
+    /// How many webhooks `owner_id` has.
+    pub async fn count_webhooks(&self, owner_id: &str) -> DbResult<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM webhooks WHERE owner_id = $1")
+                .bind(owner_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
     pub async fn webhook(&self, id: &str) -> DbResult<Option<Webhook>> {
         let row = sqlx::query("SELECT * FROM webhooks WHERE id = $1")
             .bind(id)
@@ -141,11 +152,13 @@ impl Db {
     }
 
     /// Enabled webhooks subscribed to `event`, owned by `owner` (the channel's owner) or by an
-    /// admin (who sees every channel's events).
+    /// admin (who sees every channel's events), whose owner is active: a disabled account's
+    /// webhooks stay registered but receive nothing.
     pub async fn webhooks_for_event(&self, owner: &str, event: &str) -> DbResult<Vec<Webhook>> {
         let rows = sqlx::query(
             "SELECT w.* FROM webhooks w JOIN users u ON u.id = w.owner_id
-             WHERE w.enabled = 1 AND (w.owner_id = $1 OR u.role = 'admin') LIMIT 1000",
+             WHERE w.enabled = 1 AND u.status = 'active' AND (w.owner_id = $1 OR u.role = 'admin')
+             LIMIT 1000",
         )
         .bind(owner)
         .fetch_all(&self.pool)

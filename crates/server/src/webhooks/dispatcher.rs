@@ -48,7 +48,7 @@ use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::endpoint::{Endpoint, validate_endpoint_url};
+use super::endpoint::{Endpoint, validate_endpoint_target};
 use super::event::{EventError, EventKind, WebhookEvent};
 use super::signature::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign};
 
@@ -78,6 +78,11 @@ pub struct DispatchConfig {
     pub initial_backoff: Duration,
     /// Longest delay between attempts (at most one hour).
     pub max_backoff: Duration,
+    /// Deliver to endpoints whose URL host is a loopback, private, link-local or otherwise
+    /// non-public IP address. When false (the default), such attempts fail permanently before
+    /// connecting; host names must be left to a client from [`super::delivery_client`] with
+    /// the same setting, whose resolver applies the rule to what the name resolves to.
+    pub allow_private_targets: bool,
 }
 
 impl Default for DispatchConfig {
@@ -90,6 +95,7 @@ impl Default for DispatchConfig {
             request_timeout: Duration::from_secs(10),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
+            allow_private_targets: false,
         }
     }
 }
@@ -183,7 +189,9 @@ struct Ctx {
 impl Dispatcher {
     /// Starts the delivery task on the current tokio runtime.
     ///
-    /// `client` should not follow redirects (see [`super::http_client`]).
+    /// `client` should not follow redirects, and should keep host names from resolving to
+    /// non-public addresses unless `config.allow_private_targets`: build it with
+    /// [`super::delivery_client`].
     pub fn spawn(
         client: reqwest::Client,
         log: Arc<dyn DeliveryLog>,
@@ -395,27 +403,30 @@ async fn deliver(ctx: Arc<Ctx>, job: Job, _active: OwnedSemaphorePermit) {
         // Timed from when the request can start, not while waiting for an in-flight slot.
         let mut at_unix_ms = unix_ms();
         let mut started = Instant::now();
-        let result = match validate_endpoint_url(&job.endpoint.url) {
-            Err(e) => AttemptResult {
-                status: None,
-                error: Some(format!("invalid endpoint URL: {e}")),
-                verdict: Verdict::Permanent,
-                retry_after: None,
-            },
-            Ok(()) => match ctx.in_flight.acquire().await {
-                Ok(_permit) => {
-                    at_unix_ms = unix_ms();
-                    started = Instant::now();
-                    ctx.attempt(&job).await
-                }
-                Err(_) => AttemptResult {
+        // Re-checked on every attempt: the URL may have been stored before the rule, or under
+        // another setting. Host names are checked by the client's resolver when connecting.
+        let result =
+            match validate_endpoint_target(&job.endpoint.url, ctx.config.allow_private_targets) {
+                Err(e) => AttemptResult {
                     status: None,
-                    error: Some("dispatcher stopped".to_owned()),
+                    error: Some(format!("invalid endpoint URL: {e}")),
                     verdict: Verdict::Permanent,
                     retry_after: None,
                 },
-            },
-        };
+                Ok(()) => match ctx.in_flight.acquire().await {
+                    Ok(_permit) => {
+                        at_unix_ms = unix_ms();
+                        started = Instant::now();
+                        ctx.attempt(&job).await
+                    }
+                    Err(_) => AttemptResult {
+                        status: None,
+                        error: Some("dispatcher stopped".to_owned()),
+                        verdict: Verdict::Permanent,
+                        retry_after: None,
+                    },
+                },
+            };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let succeeded = result.verdict == Verdict::Success;
         let final_attempt = result.verdict != Verdict::Retry || attempt == max;
@@ -484,7 +495,9 @@ impl Ctx {
         match response {
             Ok(resp) => classify(resp.status(), resp.headers()),
             Err(e) => {
-                let verdict = if e.is_builder() {
+                // A name that resolves only to refused addresses will not get better by
+                // retrying soon; failing at once also keeps the log from timing the refusal.
+                let verdict = if e.is_builder() || super::target::is_refused_target(&e) {
                     Verdict::Permanent
                 } else {
                     Verdict::Retry
@@ -583,6 +596,8 @@ mod tests {
 
     fn fast_config() -> DispatchConfig {
         DispatchConfig {
+            // The receivers here are on loopback.
+            allow_private_targets: true,
             max_attempts: 4,
             request_timeout: Duration::from_secs(2),
             initial_backoff: Duration::from_millis(5),
@@ -685,6 +700,70 @@ mod tests {
 
         d.close(Duration::from_secs(1)).await;
         handle.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refuses_non_public_targets_without_connecting() {
+        let (url, hits) = scripted(&[200]).await;
+        let port = url
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches("/hook")
+            .to_owned();
+        let log = MemoryLog::new();
+        let config = DispatchConfig {
+            allow_private_targets: false,
+            ..fast_config()
+        };
+        let client = crate::webhooks::delivery_client(false).unwrap();
+        let (d, _h) = Dispatcher::spawn(client, log.clone(), config);
+        d.send(
+            event(),
+            vec![
+                // An IP literal: refused by the URL check before each attempt.
+                endpoint("literal", url.clone()),
+                endpoint("mapped", format!("http://[::ffff:127.0.0.1]:{port}/hook")),
+                // A name resolving to loopback: refused by the resolver.
+                endpoint("name", format!("http://localhost:{port}/hook")),
+            ],
+        )
+        .unwrap();
+        assert!(
+            wait_until(WAIT, || log.len() == 3).await,
+            "{:?}",
+            log.records()
+        );
+        for rec in log.records() {
+            assert_eq!(rec.attempt, 1, "{rec:?}");
+            assert!(rec.final_attempt && !rec.succeeded, "{rec:?}");
+            assert_eq!(rec.status, None, "{rec:?}");
+            let error = rec.error.as_deref().unwrap_or("");
+            assert!(error.contains("non-public"), "{rec:?}");
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was connected to");
+
+        // The same receiver is reached when private targets are allowed.
+        let log = MemoryLog::new();
+        let client = crate::webhooks::delivery_client(true).unwrap();
+        let (d, _h) = Dispatcher::spawn(client, log.clone(), fast_config());
+        d.send(
+            event(),
+            vec![
+                endpoint("literal", url),
+                endpoint("name", format!("http://localhost:{port}/hook")),
+            ],
+        )
+        .unwrap();
+        assert!(
+            wait_until(WAIT, || log.len() == 2).await,
+            "{:?}",
+            log.records()
+        );
+        assert!(
+            log.records().iter().all(|r| r.succeeded),
+            "{:?}",
+            log.records()
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

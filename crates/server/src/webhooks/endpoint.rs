@@ -2,6 +2,7 @@
 //! what operators register) and the dispatcher (which re-checks before every delivery).
 
 use std::fmt;
+use std::net::IpAddr;
 
 /// Longest accepted endpoint URL, in bytes.
 pub const MAX_URL_LEN: usize = 2048;
@@ -41,14 +42,50 @@ pub enum UrlError {
     Credentials,
     #[error("URL must not contain a fragment")]
     Fragment,
+    #[error(
+        "URL points to a loopback, private, link-local or otherwise non-public address, which \
+         this server does not deliver to"
+    )]
+    NonPublic,
 }
 
 /// Accepts absolute `http://` and `https://` URLs of at most [`MAX_URL_LEN`] bytes with a host
 /// and without credentials (`user:pass@`), fragments, whitespace or control characters.
 ///
-/// Private and loopback addresses are accepted: a self-hosted node's receivers are often on
-/// the same network. Deployments that need SSRF protection must filter at the network layer.
+/// This checks the form only; [`validate_endpoint_target`] adds the destination rule.
 pub fn validate_endpoint_url(url: &str) -> Result<(), UrlError> {
+    parse_endpoint_url(url).map(drop)
+}
+
+/// [`validate_endpoint_url`], and unless `allow_private`, a host written as an IP address
+/// must be public ([`super::target::is_public_ip`]). Host names are accepted here: what they
+/// resolve to is checked when connecting ([`super::target::PublicOnlyResolver`]).
+///
+/// The API checks URLs with this when they are registered or changed, and the dispatcher
+/// again before every attempt.
+pub fn validate_endpoint_target(url: &str, allow_private: bool) -> Result<(), UrlError> {
+    let parsed = parse_endpoint_url(url)?;
+    if allow_private {
+        return Ok(());
+    }
+    // The parser has normalized IPv4 forms (`127.1`, `0x7f000001`, `2130706433`) to dotted
+    // quads and put IPv6 in brackets; anything else is a name.
+    let host = parsed.host_str().unwrap_or("");
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return Ok(());
+    };
+    if super::target::is_public_ip(ip) {
+        Ok(())
+    } else {
+        Err(UrlError::NonPublic)
+    }
+}
+
+fn parse_endpoint_url(url: &str) -> Result<reqwest::Url, UrlError> {
     if url.len() > MAX_URL_LEN {
         return Err(UrlError::TooLong);
     }
@@ -71,7 +108,7 @@ pub fn validate_endpoint_url(url: &str) -> Result<(), UrlError> {
     if parsed.fragment().is_some() {
         return Err(UrlError::Fragment);
     }
-    Ok(())
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -116,6 +153,46 @@ mod tests {
                 "{url}: {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn non_public_ip_hosts_are_refused_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:8080/hook",
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0.0.0.0/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.0.10/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.64.0.1/",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[fc00::1]/",
+            "https://[fe80::1]/",
+        ] {
+            assert_eq!(
+                validate_endpoint_target(url, false),
+                Err(UrlError::NonPublic),
+                "{url}"
+            );
+            assert_eq!(validate_endpoint_target(url, true), Ok(()), "{url}");
+        }
+        for url in [
+            "https://hooks.example.com/onair",
+            "http://localhost:8080/",
+            "http://8.8.8.8/hook",
+            "https://[2606:4700:4700::1111]/",
+        ] {
+            assert_eq!(validate_endpoint_target(url, false), Ok(()), "{url}");
+        }
+        // Form errors come first either way.
+        assert_eq!(
+            validate_endpoint_target("https://user@127.0.0.1/", false),
+            Err(UrlError::Credentials)
+        );
     }
 
     #[test]

@@ -12,8 +12,13 @@
 //!   awaits (a full queue drops the delivery and counts it); a background task POSTs each
 //!   (event, endpoint) pair with a timeout, retries 5xx / 408 / 429 / transport errors with
 //!   exponential backoff and jitter, and reports every attempt to a [`DeliveryLog`].
-//! * [`endpoint`] holds [`Endpoint`] and [`validate_endpoint_url`], which the API layer uses
-//!   when an operator registers a URL.
+//! * [`endpoint`] holds [`Endpoint`] and [`validate_endpoint_target`], which the API layer uses
+//!   when a broadcaster registers a URL and the dispatcher before every attempt.
+//! * [`target`] keeps deliveries away from the node's own network: by default an endpoint
+//!   must be a public address, checked on IP-literal URLs and, through the resolver of
+//!   [`delivery_client`], on every address a host name resolves to when connecting (so DNS
+//!   rebinding cannot slip past). `--webhook-allow-private-targets` lifts the rule for
+//!   on-premise receivers.
 //!
 //! # `on_publish`
 //!
@@ -21,16 +26,22 @@
 //! the same reading of the answer (2xx allow, 3xx rename, anything else deny), wrapped around
 //! any [`crate::auth::PublishAuthorizer`].
 //!
+//! Unlike webhooks, its URLs come from the operator's own configuration (not from API users),
+//! so they may point anywhere, loopback and private networks included: it uses
+//! [`http_client`], without the destination rule of [`target`].
+//!
 //! # HTTP client
 //!
 //! Both use a caller-provided [`reqwest::Client`]. It must **not follow redirects** (a 3xx is an
-//! answer here, not a hop); [`http_client`] builds a suitable one.
+//! answer here, not a hop); [`http_client`] builds a suitable one, and [`delivery_client`] the
+//! one webhooks are delivered with.
 
 pub mod dispatcher;
 pub mod endpoint;
 pub mod event;
 pub mod on_publish;
 pub mod signature;
+pub mod target;
 
 #[cfg(test)]
 mod testutil;
@@ -38,7 +49,9 @@ mod testutil;
 use std::time::Duration;
 
 pub use dispatcher::{AttemptRecord, DeliveryLog, DispatchConfig, DispatchError, Dispatcher};
-pub use endpoint::{Endpoint, MAX_URL_LEN, UrlError, validate_endpoint_url};
+pub use endpoint::{
+    Endpoint, MAX_URL_LEN, UrlError, validate_endpoint_target, validate_endpoint_url,
+};
 pub use event::{
     EndReason, EventData, EventKind, PublishRef, PublishStarted, PublishStopped, RecordDone,
     WebhookEvent,
@@ -58,6 +71,28 @@ pub const USER_AGENT: &str = concat!("OnAir-Webhooks/", env!("CARGO_PKG_VERSION"
 /// Per-request timeouts are set by the callers ([`DispatchConfig::request_timeout`],
 /// [`OnPublishCallback::timeout`]).
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    base_client().build()
+}
+
+/// The client webhooks are delivered with: [`http_client`], and unless `allow_private_targets`,
+/// host names are resolved by [`target::PublicOnlyResolver`] (only public addresses are
+/// connected to) and no proxy from the environment is used (through a proxy, the resolver
+/// would see the proxy's name, not the receiver's).
+///
+/// IP-literal URLs are not resolved, so they are not covered here: the dispatcher checks them
+/// with [`validate_endpoint_target`] before each attempt.
+pub fn delivery_client(allow_private_targets: bool) -> reqwest::Result<reqwest::Client> {
+    let builder = base_client();
+    if allow_private_targets {
+        return builder.build();
+    }
+    builder
+        .no_proxy()
+        .dns_resolver(target::PublicOnlyResolver)
+        .build()
+}
+
+fn base_client() -> reqwest::ClientBuilder {
     // Fails only when a provider is already installed, which is what we need anyway.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -65,7 +100,6 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
-        .build()
 }
 
 /// An HTTP client error and its causes on one line, without the request URL (which may carry

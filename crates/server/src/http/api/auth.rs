@@ -2,7 +2,7 @@
 //! and password reset.
 //!
 //! Nothing here tells whether an address has an account: sign-up, resend and reset requests
-//! answer the same way for every address, and a failed login says only "invalid e-mail or
+//! answer the same way for every address (resend and reset before even looking it up), and a failed login says only "invalid e-mail or
 //! password" (unknown addresses are verified against a dummy hash so the timing matches).
 
 use std::time::{Duration, Instant};
@@ -254,18 +254,43 @@ async fn resend_verification(
     ClientIp(ip): ClientIp,
     Body(b): Body<EmailBody>,
 ) -> Result<Response, Problem> {
-    let sys = &state.sys;
-    mail_limited(sys, ip)?;
-    if b.email.len() <= super::validate::MAX_EMAIL_LEN
-        && !b.email.chars().any(char::is_control)
-        && let Some(user) = sys.db.user_by_email(&b.email).await?
-        && user.status == UserStatus::Pending
-    {
-        send_token_mail(sys, &user, TokenPurpose::VerifyEmail).await?;
-    }
+    mail_limited(&state.sys, ip)?;
+    let sys = state.sys.clone();
+    in_background("resending a verification link", async move {
+        if let Some(user) = account_for(&sys, &b.email).await?
+            && user.status == UserStatus::Pending
+        {
+            send_token_mail(&sys, &user, TokenPurpose::VerifyEmail).await?;
+        }
+        Ok(())
+    });
     Ok(accepted(
         "if the address has a pending account, a new link was sent",
     ))
+}
+
+/// The account of a well-formed address, if any. No account has an address with control
+/// characters (and a NUL would make PostgreSQL refuse the lookup).
+async fn account_for(sys: &System, email: &str) -> Result<Option<User>, Problem> {
+    if email.len() > super::validate::MAX_EMAIL_LEN || email.chars().any(char::is_control) {
+        return Ok(None);
+    }
+    Ok(sys.db.user_by_email(email).await?)
+}
+
+/// Runs `work` after the answer is sent. Resend and reset requests answer before looking the
+/// address up: for an address with an account the work is a token transaction, an outbox
+/// insert and an audit row, for one without a single lookup, and waiting for it would let the
+/// response time tell which addresses have accounts. Failures are logged.
+fn in_background(
+    what: &'static str,
+    work: impl Future<Output = Result<(), Problem>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(p) = work.await {
+            tracing::warn!(problem = ?p, "{what} failed");
+        }
+    });
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -551,25 +576,26 @@ async fn request_reset(
     ClientIp(ip): ClientIp,
     Body(b): Body<EmailBody>,
 ) -> Result<Response, Problem> {
-    let sys = &state.sys;
-    mail_limited(sys, ip)?;
-    if b.email.len() <= super::validate::MAX_EMAIL_LEN
-        && !b.email.chars().any(char::is_control)
-        && let Some(user) = sys.db.user_by_email(&b.email).await?
-        && user.status != UserStatus::Disabled
-    {
-        send_token_mail(sys, &user, TokenPurpose::ResetPassword).await?;
-        audit(
-            sys,
-            Some(&user),
-            "user.password_reset_request",
-            Some(("user", &user.id)),
-            &ip.to_string(),
-            AuditResult::Ok,
-            None,
-        )
-        .await;
-    }
+    mail_limited(&state.sys, ip)?;
+    let sys = state.sys.clone();
+    in_background("a password-reset request", async move {
+        if let Some(user) = account_for(&sys, &b.email).await?
+            && user.status != UserStatus::Disabled
+        {
+            send_token_mail(&sys, &user, TokenPurpose::ResetPassword).await?;
+            audit(
+                &sys,
+                Some(&user),
+                "user.password_reset_request",
+                Some(("user", &user.id)),
+                &ip.to_string(),
+                AuditResult::Ok,
+                None,
+            )
+            .await;
+        }
+        Ok(())
+    });
     Ok(accepted(
         "if the address has an account, a reset link was sent",
     ))
@@ -582,7 +608,8 @@ pub struct ResetBody {
     pub password: String,
 }
 
-/// Sets a new password with a mailed reset token; signs out every session of the account.
+/// Sets a new password with a mailed reset token; signs out every session of the account and
+/// revokes its access tokens.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetBody,
     responses((status = 204), (status = 400, body = crate::http::problem::ProblemBody), (status = 422, body = crate::http::problem::ProblemBody)))]
 async fn confirm_reset(
@@ -612,6 +639,8 @@ async fn confirm_reset(
     // Receiving the mail proves the address.
     sys.db.verify_email(&user_id).await?;
     sys.db.revoke_all_sessions(&user_id, None).await?;
+    // Tokens too: whoever made the reset necessary may hold one.
+    sys.db.revoke_all_api_tokens(&user_id).await?;
     let user = sys.db.user(&user_id).await?;
     audit(
         sys,

@@ -1,5 +1,7 @@
 //! The signed-in user: profile, password, two-factor sign-in, sessions and access tokens.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{audit, check_totp};
+use super::auth::{PROBLEM_LOCKED, audit, check_totp};
 use super::extract::Body;
 use super::validate::Check;
 use crate::db::audit::AuditResult;
@@ -20,6 +22,7 @@ use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
 use crate::security::secret::{self, SecretKind};
 use crate::security::{password, totp};
+use crate::system::System;
 
 /// Scopes a personal access token can carry.
 pub const TOKEN_SCOPES: &[&str] = &["read", "write"];
@@ -77,19 +80,7 @@ async fn update_me(
     c.done()?;
     if let Some(p) = &b.password {
         let current = b.current_password.as_deref().unwrap_or("");
-        if !password::verify(current, Some(&caller.user.password_hash)).await {
-            audit(
-                sys,
-                Some(&caller.user),
-                "user.password_change",
-                Some(("user", caller.id())),
-                &caller.ip_text(),
-                AuditResult::Denied,
-                Some("wrong current password"),
-            )
-            .await;
-            return Err(Problem::forbidden("current password is wrong"));
-        }
+        check_current_password(sys, &caller, current, "user.password_change").await?;
         let hash = password::hash(p).await.map_err(|e| Problem::internal(&e))?;
         sys.db.set_password_hash(caller.id(), &hash).await?;
         sys.db
@@ -117,6 +108,84 @@ async fn update_me(
     Ok(Json(UserView::from(&user)))
 }
 
+/// Refuses personal access tokens: how the account signs in (two-factor) is changed only from
+/// a console session, so a leaked token cannot enroll its holder's authenticator and lock the
+/// owner out.
+fn require_console(caller: &Caller) -> Result<(), Problem> {
+    if matches!(caller.auth, CallerAuth::Token { .. }) {
+        return Err(Problem::forbidden(
+            "two-factor sign-in is changed from a console session, not with an access token",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the caller's password before a sensitive change; a wrong one is audited under
+/// `action` and refused with 403 (not 401: the caller is signed in, the proof is wrong).
+///
+/// This is a password check like login's, so it is limited like login's: every attempt
+/// takes from the client IP's login budget (429 beyond), a wrong password counts toward the
+/// account's lockout, a locked account is refused (429, `account-locked`) whatever the
+/// password, and a right one clears the failure count. Without this, a stolen session or
+/// token was an unlimited password-guessing oracle.
+pub(crate) async fn check_current_password(
+    sys: &System,
+    caller: &Caller,
+    current: &str,
+    action: &str,
+) -> Result<(), Problem> {
+    if let Err(r) = sys.limiters.login_ip.check(&caller.ip, Instant::now()) {
+        metrics::counter!("onair_login_rate_limited_total").increment(1);
+        return Err(Problem::too_many(r.0.as_secs() as u32));
+    }
+    if caller.user.locked_until.is_some_and(|t| t > now_ms()) {
+        audit(
+            sys,
+            Some(&caller.user),
+            action,
+            Some(("user", caller.id())),
+            &caller.ip_text(),
+            AuditResult::Denied,
+            Some("account locked"),
+        )
+        .await;
+        return Err(
+            Problem::too_many(sys.limits.lockout.as_secs() as u32).with_kind(PROBLEM_LOCKED)
+        );
+    }
+    let ok = current.len() <= password::MAX_PASSWORD_LEN
+        && password::verify(current, Some(&caller.user.password_hash)).await;
+    if ok {
+        if caller.user.failed_logins > 0 {
+            sys.db.clear_login_failures(caller.id()).await?;
+        }
+        return Ok(());
+    }
+    metrics::counter!("onair_login_failed_total").increment(1);
+    let lock_until = now_ms() + sys.limits.lockout.as_millis() as i64;
+    sys.db
+        .record_login_failure(caller.id(), sys.limits.lockout_threshold, lock_until)
+        .await?;
+    audit(
+        sys,
+        Some(&caller.user),
+        action,
+        Some(("user", caller.id())),
+        &caller.ip_text(),
+        AuditResult::Denied,
+        Some("wrong current password"),
+    )
+    .await;
+    Err(Problem::forbidden("current password is wrong"))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfirm {
+    /// The account's password.
+    pub current_password: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct TotpSetup {
     /// Base32 secret, for manual entry.
@@ -125,18 +194,23 @@ pub struct TotpSetup {
     pub otpauth_uri: String,
 }
 
-/// Starts two-factor setup: a new secret that `totp/enable` confirms with a first code.
-#[utoipa::path(post, path = "/api/v1/me/totp/setup", tag = "me",
-    responses((status = 200, body = TotpSetup), (status = 409, body = ProblemBody)))]
+/// Starts two-factor setup: a new secret that `totp/enable` confirms with a first code. Console
+/// sessions only (403 for access tokens); needs the current password.
+#[utoipa::path(post, path = "/api/v1/me/totp/setup", tag = "me", request_body = PasswordConfirm,
+    responses((status = 200, body = TotpSetup), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody),
+              (status = 422, body = ProblemBody)))]
 async fn totp_setup(
     State(state): State<AppState>,
     caller: Caller,
+    Body(b): Body<PasswordConfirm>,
 ) -> Result<Json<TotpSetup>, Problem> {
+    require_console(&caller)?;
     if caller.user.totp_secret.is_some() {
         return Err(Problem::conflict(
             "two-factor sign-in is already on; disable it first",
         ));
     }
+    check_current_password(&state.sys, &caller, &b.current_password, "user.totp_setup").await?;
     let secret = totp::secret_base32(&totp::generate_secret());
     state
         .sys
@@ -153,21 +227,28 @@ async fn totp_setup(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
+    /// Six-digit code of the authenticator app.
     pub code: String,
+    /// The account's password.
+    pub current_password: String,
 }
 
-/// Turns two-factor sign-in on, confirming the pending secret with a current code.
+/// Turns two-factor sign-in on, confirming the pending secret with a current code. Console
+/// sessions only (403 for access tokens); needs the current password.
 #[utoipa::path(post, path = "/api/v1/me/totp/enable", tag = "me", request_body = CodeBody,
-    responses((status = 204), (status = 401, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 204), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
+              (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn totp_enable(
     State(state): State<AppState>,
     caller: Caller,
     Body(b): Body<CodeBody>,
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
+    require_console(&caller)?;
     let Some(pending) = caller.user.totp_pending.clone() else {
         return Err(Problem::conflict("start with POST /api/v1/me/totp/setup"));
     };
+    check_current_password(sys, &caller, &b.current_password, "user.totp_enable").await?;
     check_totp(sys, &caller.user, &pending, &b.code).await?;
     let step = sys
         .db
@@ -188,18 +269,22 @@ async fn totp_enable(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Turns two-factor sign-in off; needs a current code.
+/// Turns two-factor sign-in off; needs a current code and the current password. Console
+/// sessions only (403 for access tokens).
 #[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", request_body = CodeBody,
-    responses((status = 204), (status = 401, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 204), (status = 401, body = ProblemBody), (status = 403, body = ProblemBody),
+              (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn totp_disable(
     State(state): State<AppState>,
     caller: Caller,
     Body(b): Body<CodeBody>,
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
+    require_console(&caller)?;
     let Some(secret) = caller.user.totp_secret.clone() else {
         return Err(Problem::conflict("two-factor sign-in is off"));
     };
+    check_current_password(sys, &caller, &b.current_password, "user.totp_disable").await?;
     check_totp(sys, &caller.user, &secret, &b.code).await?;
     sys.db.set_totp(caller.id(), None, None).await?;
     audit(

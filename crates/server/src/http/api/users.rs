@@ -1,5 +1,5 @@
 //! User administration (admin only): list and search, create, change role, status and display
-//! name, and set a new password. The last active admin can be neither demoted nor disabled.
+//! name, set a new password, and turn off two-factor sign-in for a user who lost it. The last active admin can be neither demoted nor disabled.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user))
         .routes(routes!(reset_password))
+        .routes(routes!(clear_totp))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -275,8 +276,9 @@ pub struct PasswordBody {
     pub password: String,
 }
 
-/// Sets a new password for a user and signs them out of every console session (an admin
-/// resetting their own password keeps the session making the request).
+/// Sets a new password for a user, signs them out of every console session (an admin
+/// resetting their own password keeps the session making the request) and revokes their
+/// access tokens.
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = String, Path)), request_body = PasswordBody,
     responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn reset_password(
@@ -303,6 +305,7 @@ async fn reset_password(
         None
     };
     sys.db.revoke_all_sessions(&user.id, keep).await?;
+    sys.db.revoke_all_api_tokens(&user.id).await?;
     audit(
         sys,
         Some(&caller.user),
@@ -311,6 +314,33 @@ async fn reset_password(
         &caller.ip_text(),
         AuditResult::Ok,
         None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns two-factor sign-in off for a user (and drops a setup in progress), for someone who
+/// lost their authenticator or whose account had one enrolled by someone else. Audited.
+#[utoipa::path(post, path = "/api/v1/users/{id}/clear-totp", tag = "users", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+async fn clear_totp(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let sys = &state.sys;
+    caller.require_admin()?;
+    let user = existing(sys, &id).await?;
+    let was_on = user.totp_secret.is_some();
+    sys.db.set_totp(&user.id, None, None).await?;
+    audit(
+        sys,
+        Some(&caller.user),
+        "user.totp_clear",
+        Some(("user", &user.id)),
+        &caller.ip_text(),
+        AuditResult::Ok,
+        Some(if was_on { "was on" } else { "was off" }),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

@@ -25,8 +25,11 @@ use crate::security::secret::{self, SecretKind};
 use crate::system::System;
 use crate::webhooks::{
     Endpoint, EventData, PublishRef, PublishStarted, PublishStopped, RecordDone, WebhookEvent,
-    validate_endpoint_url,
+    validate_endpoint_target,
 };
+
+/// Most webhook endpoints one user may have.
+pub const MAX_WEBHOOKS_PER_USER: i64 = 20;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,9 +76,16 @@ async fn list_webhooks(
 }
 
 /// Adds field errors for `url` and `events`; returns the events sorted and deduplicated.
-fn check_fields(c: &mut Check, url: Option<&str>, events: Option<&[String]>) -> Vec<String> {
+/// Unless the operator allows private targets, a URL whose host is a non-public IP address is
+/// refused (host names are checked when delivering, against what they resolve to then).
+fn check_fields(
+    sys: &System,
+    c: &mut Check,
+    url: Option<&str>,
+    events: Option<&[String]>,
+) -> Vec<String> {
     if let Some(url) = url
-        && let Err(e) = validate_endpoint_url(url)
+        && let Err(e) = validate_endpoint_target(url, sys.settings.webhook_allow_private_targets)
     {
         c.fail("url", e.to_string());
     }
@@ -111,9 +121,11 @@ pub struct WebhookWithSecret {
     pub secret: String,
 }
 
-/// Registers a webhook endpoint with a new signing secret.
+/// Registers a webhook endpoint with a new signing secret (at most
+/// [`MAX_WEBHOOKS_PER_USER`] per user: 409 beyond).
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = NewWebhook,
-    responses((status = 201, body = WebhookWithSecret), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 201, body = WebhookWithSecret), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody),
+              (status = 422, body = ProblemBody)))]
 async fn create_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,11 +136,19 @@ async fn create_webhook(
     let all: Vec<String> = WEBHOOK_EVENTS.iter().map(|e| (*e).to_owned()).collect();
     let mut c = Check::new();
     let events = check_fields(
+        sys,
         &mut c,
         Some(&b.url),
         Some(b.events.as_deref().unwrap_or(&all)),
     );
     c.done()?;
+    // Every endpoint gets every matching event: unbounded endpoints would let one user
+    // multiply the node's outgoing requests.
+    if sys.db.count_webhooks(caller.id()).await? >= MAX_WEBHOOKS_PER_USER {
+        return Err(Problem::conflict(format!(
+            "at most {MAX_WEBHOOKS_PER_USER} webhooks per user; delete one first"
+        )));
+    }
     let key = secret::generate(SecretKind::Webhook);
     let webhook = sys
         .db
@@ -192,7 +212,7 @@ async fn update_webhook(
     let sys = &state.sys;
     let cur = managed(sys, &caller, &id).await?;
     let mut c = Check::new();
-    let events = check_fields(&mut c, b.url.as_deref(), b.events.as_deref());
+    let events = check_fields(sys, &mut c, b.url.as_deref(), b.events.as_deref());
     c.done()?;
     let webhook = sys
         .db
@@ -329,10 +349,11 @@ fn test_event(kind: &str) -> WebhookEvent {
 }
 
 /// Sends a test event (channel `test`) to this endpoint now, signed like every delivery. The
-/// answer does not wait for the delivery: read `deliveries` for its outcome.
+/// answer does not wait for the delivery: read `deliveries` for its outcome. Limited per user
+/// (10 a minute by default; 429 with `Retry-After` beyond).
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)), request_body = TestBody,
     responses((status = 202, body = TestSent), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody),
-              (status = 503, body = ProblemBody)))]
+              (status = 429, body = ProblemBody), (status = 503, body = ProblemBody)))]
 async fn test_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -355,6 +376,13 @@ async fn test_webhook(
             .cloned()
             .unwrap_or_else(|| WEBHOOK_EVENTS[0].to_owned()),
     };
+    if let Err(r) = sys
+        .limiters
+        .webhook_test_user
+        .check(&caller.id().to_owned(), std::time::Instant::now())
+    {
+        return Err(Problem::too_many(r.0.as_secs_f64().ceil() as u32));
+    }
     let event = test_event(&kind);
     let event_id = event.id.clone();
     let endpoint = Endpoint {
