@@ -90,9 +90,7 @@ pub enum ExportError {
     },
     #[error("segment {segment}: sample data outside the segment's mdat")]
     DataOutOfRange { segment: usize },
-    #[error(
-        "segment {segment}: track {track_id} decode time goes backwards ({got} < {expected})"
-    )]
+    #[error("segment {segment}: track {track_id} decode time goes backwards ({got} < {expected})")]
     TimeWentBackwards {
         segment: usize,
         track_id: u32,

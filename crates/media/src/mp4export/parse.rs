@@ -367,7 +367,10 @@ pub(super) fn parse(init: &Bytes, segments: &[Bytes]) -> Result<Movie, ExportErr
                     return Err(ExportError::TooManyChunks);
                 }
                 for r in &traf.runs {
-                    let end = r.pos.checked_add(r.len).ok_or(err("data offset overflow"))?;
+                    let end = r
+                        .pos
+                        .checked_add(r.len)
+                        .ok_or(err("data offset overflow"))?;
                     if r.len > 0 && !mdats.iter().any(|&(s, e)| r.pos >= s && end <= e) {
                         return Err(ExportError::DataOutOfRange { segment: index });
                     }
@@ -491,10 +494,26 @@ fn parse_moof(
             } else {
                 None
             };
-            let sdi = if flags & 0x02 != 0 { Some(c.u32()?) } else { None };
-            let dur = if flags & 0x08 != 0 { Some(c.u32()?) } else { None };
-            let size = if flags & 0x10 != 0 { Some(c.u32()?) } else { None };
-            let fl = if flags & 0x20 != 0 { Some(c.u32()?) } else { None };
+            let sdi = if flags & 0x02 != 0 {
+                Some(c.u32()?)
+            } else {
+                None
+            };
+            let dur = if flags & 0x08 != 0 {
+                Some(c.u32()?)
+            } else {
+                None
+            };
+            let size = if flags & 0x10 != 0 {
+                Some(c.u32()?)
+            } else {
+                None
+            };
+            let fl = if flags & 0x20 != 0 {
+                Some(c.u32()?)
+            } else {
+                None
+            };
             Some((flags, id, base, sdi, dur, size, fl))
         })()
         .ok_or(err("truncated tfhd"))?;

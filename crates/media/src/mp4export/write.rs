@@ -246,8 +246,7 @@ fn trak(w: &mut BoxWriter, t: &TrackData, tm: &Timing, co64: bool) -> Result<usi
     if tm.empty > 0 || tm.media_time != 0 {
         w.start(b"edts");
         let media_time = u64::try_from(tm.media_time).unwrap_or(u64::MAX);
-        let v = version(&[tm.empty, tm.duration])
-            .max(u8::from(media_time > i32::MAX as u64));
+        let v = version(&[tm.empty, tm.duration]).max(u8::from(media_time > i32::MAX as u64));
         w.start_full(b"elst", v, 0);
         w.buf.put_u32(if tm.empty > 0 { 2 } else { 1 });
         if tm.empty > 0 {
@@ -276,8 +275,11 @@ fn trak(w: &mut BoxWriter, t: &TrackData, tm: &Timing, co64: bool) -> Result<usi
     w.buf.put_u32(0);
     w.buf.put_slice(&t.track.handler);
     w.buf.put_bytes(0, 12);
-    w.buf
-        .put_slice(if video { b"VideoHandler\0" } else { b"SoundHandler\0" });
+    w.buf.put_slice(if video {
+        b"VideoHandler\0"
+    } else {
+        b"SoundHandler\0"
+    });
     w.end();
     w.start(b"minf");
     if video {
