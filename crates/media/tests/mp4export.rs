@@ -323,3 +323,62 @@ fn recording_with_a_gap_plays_continuously_for_its_whole_length() {
         }
     }
 }
+
+/// Splits a file into its top-level boxes.
+fn boxes(file: &Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos + 8 <= file.len() {
+        let size = u32::from_be_bytes(file[pos..pos + 4].try_into().unwrap()) as usize;
+        out.push(file.slice(pos..pos + size));
+        pos += size;
+    }
+    out
+}
+
+/// Fragments written by another muxer (ffmpeg: tfhd default duration/size/flags,
+/// first_sample_flags, two track fragments per moof, an mfra at the end) export too.
+#[test]
+fn ffmpeg_fragmented_mp4_exports() {
+    let (_, frames) = load();
+    let (nv, na) = counts(&frames);
+    let dir = tempfile::tempdir().unwrap();
+    let frag = dir.path().join("frag.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(fixture("live_h264_aac.flv"))
+        .args(["-c", "copy", "-f", "mp4", "-movflags"])
+        .args(["+frag_keyframe+empty_moov+default_base_moof"])
+        .args(["-frag_duration", "1000000"])
+        .arg(&frag)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let file = Bytes::from(std::fs::read(&frag).unwrap());
+    let top = boxes(&file);
+    assert_eq!((&top[0][4..8], &top[1][4..8]), (&b"ftyp"[..], &b"moov"[..]));
+    let init = Bytes::from([top[0].clone(), top[1].clone()].concat());
+    // Each segment: a moof and its mdat (and whatever follows, kept with the last).
+    let mut segs: Vec<Bytes> = Vec::new();
+    let mut cur: Vec<Bytes> = Vec::new();
+    for b in &top[2..] {
+        if &b[4..8] == b"moof" && !cur.is_empty() {
+            segs.push(Bytes::from(std::mem::take(&mut cur).concat()));
+        }
+        cur.push(b.clone());
+    }
+    segs.push(Bytes::from(cur.concat()));
+    assert!(segs.len() >= 8, "{} segments", segs.len());
+    let e = export(&init, &segs).unwrap();
+    assert_zero_copy(&e, &segs);
+    let path = write_file(dir.path(), "ff.mp4", &e);
+    assert_eq!(
+        top_level(&std::fs::read(&path).unwrap()),
+        ["ftyp", "moov", "mdat"]
+    );
+    let p = probe(&path);
+    assert_eq!(p.video, ("h264".to_string(), 320, 240, nv));
+    assert_eq!(p.audio, ("aac".to_string(), na));
+    assert!((p.duration - 8.0).abs() <= 0.1, "duration {}", p.duration);
+    decode_clean(&path);
+}
