@@ -232,6 +232,20 @@ fn absurd_counts_and_truncation_are_errors() {
     );
 }
 
+#[test]
+fn sample_counts_past_max_samples_are_refused_before_allocation() {
+    let (init, mut segs) = fixture();
+    let good = segs[0].clone();
+    // The audio trun without per-sample fields (all defaults, size 0) and 4 G samples.
+    let trun = find(&good, b"trun", 1);
+    let bad = patch(&good, trun + 4, &1u32.to_be_bytes());
+    segs[0] = patch(&bad, trun + 8, &u32::MAX.to_be_bytes());
+    assert_eq!(
+        export(&init, &segs).unwrap_err(),
+        ExportError::TooManySamples
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

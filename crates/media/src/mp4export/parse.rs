@@ -352,7 +352,9 @@ pub(super) fn parse(init: &Bytes, segments: &[Bytes]) -> Result<Movie, ExportErr
             .map(|b| (b.body, b.end))
             .collect();
         for moof in top.iter().filter(|b| &b.fourcc == b"moof") {
-            let trafs = parse_moof(buf, moof, &movie.tracks, index)?;
+            // Allocation for samples stays within MAX_SAMPLES however the counts lie.
+            let mut budget = MAX_SAMPLES.saturating_sub(total_samples);
+            let trafs = parse_moof(buf, moof, &movie.tracks, index, &mut budget)?;
             for traf in trafs {
                 let n: usize = traf.runs.iter().map(|r| r.samples.len()).sum();
                 if n == 0 {
@@ -473,6 +475,7 @@ fn parse_moof(
     moof: &BoxRef,
     tracks: &[TrackData],
     segment: usize,
+    budget: &mut usize,
 ) -> Result<Vec<Traf>, ExportError> {
     let err = |what| ExportError::Segment { segment, what };
     let kids = children(buf, moof.body, moof.end).ok_or(err("malformed moof"))?;
@@ -557,7 +560,7 @@ fn parse_moof(
         let mut runs = Vec::new();
         let mut next = base;
         for trun in tk.iter().filter(|b| &b.fourcc == b"trun") {
-            let run = parse_trun(buf, trun, base, next, defaults, segment)?;
+            let run = parse_trun(buf, trun, base, next, defaults, segment, budget)?;
             next = run.pos + run.len;
             runs.push(run);
         }
@@ -579,6 +582,7 @@ fn parse_trun(
     next: usize,
     (def_dur, def_size, def_flags): (u32, u32, u32),
     segment: usize,
+    budget: &mut usize,
 ) -> Result<Run, ExportError> {
     let err = |what| ExportError::Segment { segment, what };
     let out_of_range = ExportError::DataOutOfRange { segment };
@@ -609,8 +613,17 @@ fn parse_trun(
     {
         return Err(err("trun sample count exceeds the box"));
     }
-    if count > MAX_SAMPLES {
+    if count > *budget {
         return Err(ExportError::TooManySamples);
+    }
+    *budget -= count;
+    // Without per-sample sizes the default size must fit the segment, checked up front too.
+    if flags & 0x200 == 0
+        && count
+            .checked_mul(def_size as usize)
+            .is_none_or(|n| n > buf.len())
+    {
+        return Err(out_of_range);
     }
     let mut samples = Vec::with_capacity(count);
     let mut len = 0usize;
