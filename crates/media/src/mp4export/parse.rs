@@ -617,10 +617,12 @@ fn parse_trun(
         return Err(ExportError::TooManySamples);
     }
     *budget -= count;
-    // Without per-sample sizes the default size must fit the segment, checked up front too.
+    // Without per-sample sizes the default size must fit the segment, checked up front too;
+    // zero-sized samples count as one byte here, so a few input bytes cannot stand for
+    // millions of samples.
     if flags & 0x200 == 0
         && count
-            .checked_mul(def_size as usize)
+            .checked_mul(def_size.max(1) as usize)
             .is_none_or(|n| n > buf.len())
     {
         return Err(out_of_range);
