@@ -6,7 +6,7 @@
 //! a fragment is a small header `Bytes` followed by the frames' own `Bytes` — and `trun` is
 //! version 1 (signed composition offsets). ffprobe is the independent reader in the tests.
 
-mod boxes;
+pub(crate) mod boxes;
 mod init;
 
 use bytes::{BufMut, Bytes};
