@@ -16,12 +16,22 @@ gst-inspect-1.0 rtmp2sink >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-ba
 gst-inspect-1.0 x264enc >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-ugly)
 # avenc_aac (the GStreamer publisher's audio encoder) is in gstreamer1.0-libav.
 gst-inspect-1.0 avenc_aac >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-libav)
+# nginx is the CDN edge of tests/cdn.rs (deploy/nginx-cdn.conf); the test runs its own nginx
+# in a temporary directory on loopback. Debian's package would start nginx.service on port 80:
+# on systemd hosts the unit is masked during the install (and unmasked after, left stopped).
+mask_nginx=""
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+  need_pkgs+=(nginx)
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then mask_nginx=1; fi
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
+  if [ -n "$mask_nginx" ]; then $SUDO systemctl mask nginx.service >/dev/null; fi
   $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
+  if [ -n "$mask_nginx" ]; then $SUDO systemctl unmask nginx.service >/dev/null; fi
 fi
 
 # --- PostgreSQL: every metadata test also runs on it ---------------------------------------------

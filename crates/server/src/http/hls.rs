@@ -58,7 +58,7 @@ async fn dispatch(
         },
     )
     .await?;
-    let mut res = serve(
+    let mut res = match serve(
         &state,
         &channel,
         &path,
@@ -68,9 +68,35 @@ async fn dispatch(
         peer,
         &headers,
     )
-    .await?;
+    .await
+    {
+        Ok(res) => res,
+        Err(problem) => briefly_cacheable(problem),
+    };
     access.apply(&mut res);
     Ok(res)
+}
+
+/// An authorized request for an object that is not there (404) or not there in time (503)
+/// may be shared by caches for one second: a CDN edge then answers the crowd asking for it
+/// (every viewer's preload hint for the part that never comes when a stream ends, every
+/// viewer's blocking reload when a publisher stalls) with one origin request, instead of
+/// passing them to the origin one by one (an uncacheable answer releases nginx's cache lock
+/// to the next waiter). One second never pins an object that appears later for long.
+/// Everything else keeps the problem's `no-store`; refusals (401/403) are decided before
+/// this and are never cacheable.
+fn briefly_cacheable(problem: Problem) -> Response {
+    let status = problem.status;
+    let mut res = axum::response::IntoResponse::into_response(problem);
+    if status == axum::http::StatusCode::NOT_FOUND
+        || status == axum::http::StatusCode::SERVICE_UNAVAILABLE
+    {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=1"),
+        );
+    }
+    res
 }
 
 /// Serves an authorized request.
