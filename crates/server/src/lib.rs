@@ -16,6 +16,7 @@ pub mod mail;
 pub mod packager;
 pub mod playlists;
 pub mod publishers;
+pub mod recordings;
 pub mod security;
 pub mod store;
 pub mod stream;
@@ -169,6 +170,24 @@ impl Server {
         let mut settings = settings;
         settings.http_listen = http_addr;
         let sys = System::new(db, settings.clone(), registry.clone(), live.clone()).await?;
+        let recorder = Arc::new(recordings::Recorder {
+            sys: sys.clone(),
+            store: storage.store().clone(),
+        });
+        storage.set_events(recorder.clone());
+        {
+            // Recordings past their channel's retention are deleted hourly.
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(recordings::SWEEP_EVERY);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => { recorder.sweep().await; }
+                        _ = token.cancelled() => break,
+                    }
+                }
+            });
+        }
         let authorizer: Arc<dyn PublishAuthorizer> = match authorizer {
             Some(a) => a,
             None => match settings.publish_auth {
@@ -230,6 +249,7 @@ impl Server {
             metrics: http::metrics_handle(),
             max_block: Duration::from_secs(10),
             sys: sys.clone(),
+            store: storage.store().clone(),
         };
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         match &settings.tls {

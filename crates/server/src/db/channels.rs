@@ -61,6 +61,10 @@ pub struct Channel {
     /// Signed playback URLs carry the epoch they were minted in; a rename, a visibility change
     /// or a revoked grant starts a new one (Unix ms), so earlier URLs stop working.
     pub playback_epoch: i64,
+    /// Finished streams are kept as recordings (else their stored objects are deleted).
+    pub record: bool,
+    /// Recordings are deleted this many days after they end; kept forever when absent.
+    pub retention_days: Option<i64>,
 }
 
 fn from_row(r: &AnyRow) -> Result<Channel, sqlx::Error> {
@@ -78,6 +82,8 @@ fn from_row(r: &AnyRow) -> Result<Channel, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         playback_epoch: r.try_get("playback_epoch")?,
+        record: get_bool(r, "record")?,
+        retention_days: r.try_get("retention_days")?,
     })
 }
 
@@ -89,6 +95,8 @@ pub struct ChannelChanges {
     pub visibility: Option<Visibility>,
     pub segment_duration_ms: Option<Option<i64>>,
     pub part_duration_ms: Option<Option<i64>>,
+    pub record: Option<bool>,
+    pub retention_days: Option<Option<i64>>,
 }
 
 impl Db {
@@ -160,7 +168,8 @@ impl Db {
         };
         let row = sqlx::query(
             "UPDATE channels SET slug = $2, title = $3, visibility = $4, segment_duration_ms = $5,
-                 part_duration_ms = $6, updated_at = $7, playback_epoch = $8 WHERE id = $1 RETURNING *",
+                 part_duration_ms = $6, updated_at = $7, playback_epoch = $8, record = $9,
+                 retention_days = $10 WHERE id = $1 RETURNING *",
         )
         .bind(id)
         .bind(c.slug.unwrap_or(cur.slug))
@@ -170,6 +179,8 @@ impl Db {
         .bind(c.part_duration_ms.unwrap_or(cur.part_duration_ms))
         .bind(now)
         .bind(epoch)
+        .bind(i64::from(c.record.unwrap_or(cur.record)))
+        .bind(c.retention_days.unwrap_or(cur.retention_days))
         .fetch_optional(&self.pool)
         .await
         .map_err(conflict("slug"))?;

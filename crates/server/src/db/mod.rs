@@ -13,6 +13,7 @@ pub mod channels;
 pub mod devices;
 pub mod outbox;
 pub mod publish_sessions;
+pub mod recordings;
 pub mod secrets;
 pub mod sessions;
 pub mod users;
@@ -109,6 +110,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "playback epoch",
         include_str!("../../migrations/0002_playback_epoch.sql"),
+    ),
+    (
+        3,
+        "recordings",
+        include_str!("../../migrations/0003_recordings.sql"),
     ),
 ];
 

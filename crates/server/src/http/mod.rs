@@ -8,6 +8,7 @@ mod flv;
 mod hls;
 pub mod playback;
 pub mod problem;
+mod vod;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ pub struct AppState {
     pub max_block: Duration,
     /// Database, limiters, keys: everything the API and playback authorization share.
     pub sys: Arc<crate::system::System>,
+    /// The object store recordings are served from.
+    pub store: crate::store::Store,
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle.
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(hls::router())
         .merge(flv::router())
+        .merge(vod::router())
         .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))

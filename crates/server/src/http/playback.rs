@@ -30,7 +30,9 @@ use axum::response::Response;
 use super::caller::{SESSION_COOKIE, authenticate_request, bearer, cookie};
 use super::{AppState, Problem};
 use crate::config::PublishAuthMode;
-use crate::db::channels::Visibility;
+use std::sync::Arc;
+
+use crate::db::channels::{Channel, Visibility};
 use crate::security::secret::{self, MAX_SECRET_LEN};
 use crate::security::{alibaba, signed_url};
 
@@ -120,6 +122,17 @@ pub async fn authorize(state: &AppState, req: &PlaybackRequest<'_>) -> Result<Ac
         return Err(Problem::not_found("no such channel"));
     }
     let channel = sys.channels.get(&sys.db, req.channel).await?;
+    authorize_channel(state, channel, req).await
+}
+
+/// [`authorize`] for a channel already looked up (`None`: the stream has no channel row).
+/// Recordings use it with the channel they belong to, whatever its name is now.
+pub async fn authorize_channel(
+    state: &AppState,
+    channel: Option<Arc<Channel>>,
+    req: &PlaybackRequest<'_>,
+) -> Result<Access, Problem> {
+    let sys = &state.sys;
     let Some(channel) = channel else {
         if sys.settings.publish_auth == PublishAuthMode::Open {
             return Ok(Access::Public);

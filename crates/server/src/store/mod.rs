@@ -15,7 +15,7 @@
 pub mod config;
 pub mod layout;
 pub mod sink;
-mod spool;
+pub mod spool;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -258,6 +258,12 @@ pub struct UpdateChannel {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub part_duration_ms: Option<Option<i64>>,
+    /// Keep finished streams as recordings [default for new channels: true].
+    pub record: Option<bool>,
+    /// Delete recordings this many days after they end (1..=36500); `null` keeps them.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub retention_days: Option<Option<i64>>,
 }
 
 /// Distinguishes an absent field (no change) from `null` (clear).
@@ -292,6 +298,14 @@ async fn update_channel(
     {
         slug_free(sys, slug)?;
     }
+    if let Some(Some(d)) = b.retention_days
+        && !(1..=36_500).contains(&d)
+    {
+        c.fail(
+            "retention_days",
+            "must be 1..=36500 days, or null to keep recordings",
+        );
+    }
     let seg = b.segment_duration_ms.unwrap_or(cur.segment_duration_ms);
     let part = b.part_duration_ms.unwrap_or(cur.part_duration_ms);
     check_durations(&mut c, seg, part);
@@ -306,6 +320,8 @@ async fn update_channel(
                 visibility: b.visibility,
                 segment_duration_ms: b.segment_duration_ms,
                 part_duration_ms: b.part_duration_ms,
+                record: b.record,
+                retention_days: b.retention_days,
             },
         )
         .await?

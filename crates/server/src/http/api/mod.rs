@@ -10,6 +10,7 @@ mod devices;
 pub mod extract;
 mod me;
 mod publish_sessions;
+mod recordings;
 pub mod streams;
 mod users;
 pub mod validate;
@@ -39,6 +40,7 @@ pub use streams::append_stream_metrics;
         (name = "devices", description = "Encoders and their stream keys"),
         (name = "streams", description = "Live streams and publish history"),
         (name = "audit", description = "Audit log"),
+        (name = "recordings", description = "Stored streams: VOD playback and MP4 download"),
         (name = "webhooks", description = "Webhook endpoints and deliveries"),
     )
 )]
@@ -72,6 +74,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(channels::router())
         .merge(devices::router())
         .merge(streams::router())
+        .merge(recordings::router())
         .merge(users::router())
         .merge(audit::router())
         .merge(webhooks::router())

@@ -1,0 +1,349 @@
+//! Recordings: a finished stream becomes a recording (catalogue row, `record.done` webhook),
+//! plays back from the store through the origin under the channel's rules, downloads as one
+//! MP4 with the full duration, and is deleted by the API, by the channel's "do not record"
+//! setting, or by the retention sweeper. On SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::api::{Api, channel_with_device, user};
+use common::db::Backend;
+use common::*;
+use onair_server::db::users::Role;
+use serde_json::{Value, json};
+
+/// Polls the recordings API until a complete recording of `channel_id` exists.
+async fn complete_recording(api: &Api, channel_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (s, list) = api
+            .get(&format!("/api/v1/recordings?channel_id={channel_id}"))
+            .await;
+        assert_eq!(s, 200, "{list}");
+        if let Some(r) = list["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["status"] == "complete"))
+        {
+            return r.clone();
+        }
+        assert!(Instant::now() < deadline, "no complete recording: {list}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn publish_fixture(node: &TestNode, key: &str, slug: &str) {
+    let child = push(node, key, LIVE_FIXTURE);
+    let out = wait_child_async(child, Duration::from_secs(60)).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_endlist(
+        &node.url(&format!("/live/{slug}/llhls.m3u8")),
+        Duration::from_secs(20),
+    )
+    .await;
+}
+
+async fn recordings(backend: Backend) {
+    let node = TestNode::start_on(backend, keyed).await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let other = user(&node, "other@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "show").await;
+    publish_fixture(&node, &key, "show").await;
+
+    let rec = complete_recording(&owner, &channel_id).await;
+    let id = rec["id"].as_str().unwrap().to_owned();
+    let duration = rec["duration_ms"].as_i64().unwrap();
+    assert!((7_600..=8_400).contains(&duration), "{rec}");
+    assert!(rec["segments"].as_i64().unwrap() >= 7, "{rec}");
+    assert!(rec["bytes"].as_i64().unwrap() > 100_000, "{rec}");
+    assert_eq!(rec["channel_slug"], "show");
+    // Another broadcaster sees nothing of it.
+    assert_eq!(other.get(&format!("/api/v1/recordings/{id}")).await.0, 404);
+    let (_, theirs) = other.get("/api/v1/recordings").await;
+    assert!(!theirs.to_string().contains(&id));
+
+    // A public channel's recording plays from the store through the origin, every frame.
+    let vod = node.url(&format!("/vod/{id}/index.m3u8"));
+    let (s, text) = get_text(&vod).await;
+    assert_eq!(s, 200, "{text}");
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && text.contains("#EXT-X-ENDLIST"));
+    let url = vod.clone();
+    let probe = tokio::task::spawn_blocking(move || ffprobe(&url, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.stream("video").map(|v| v.packets),
+        Some(LIVE_FIXTURE_VIDEO_FRAMES),
+        "{probe:?}"
+    );
+    assert_eq!(status_of(&node.url(&format!("/vod/{id}/../x"))).await, 404);
+
+    // Signed channel: the recording needs a signed URL, which carries over to every URI.
+    let (s, _) = owner
+        .patch(
+            &format!("/api/v1/channels/{channel_id}"),
+            json!({"visibility": "signed"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(status_of(&vod).await, 403);
+    let (s, urls) = owner
+        .post(&format!("/api/v1/recordings/{id}/playback-url"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let hls = urls["hls"].as_str().unwrap();
+    let hls = node.url(&hls[hls.find("/vod/").unwrap()..]);
+    let (s, signed) = get_text(&hls).await;
+    assert_eq!(s, 200, "{signed}");
+    assert!(
+        signed
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .all(|l| l.contains("token=")),
+        "{signed}"
+    );
+    let url = hls.clone();
+    let probe = tokio::task::spawn_blocking(move || ffprobe(&url, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.stream("video").map(|v| v.packets),
+        Some(LIVE_FIXTURE_VIDEO_FRAMES)
+    );
+    assert_eq!(
+        other
+            .post(&format!("/api/v1/recordings/{id}/playback-url"), json!({}))
+            .await
+            .0,
+        404
+    );
+
+    // One MP4 file with the whole recording.
+    let res = owner
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/recordings/{id}/download"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "video/mp4");
+    let len: usize = res.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = res.bytes().await.unwrap();
+    assert_eq!(body.len(), len);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rec.mp4");
+    std::fs::write(&file, &body).unwrap();
+    let path = file.display().to_string();
+    let probe = tokio::task::spawn_blocking(move || ffprobe(&path, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.stream("video").map(|v| v.packets),
+        Some(LIVE_FIXTURE_VIDEO_FRAMES)
+    );
+    assert!(probe.stream("audio").is_some());
+    let (ok, err) = ffmpeg_decode(&file.display().to_string(), Duration::from_secs(60));
+    assert!(ok, "{err}");
+
+    // Deleting removes the objects and the row.
+    assert_eq!(
+        other.delete(&format!("/api/v1/recordings/{id}")).await.0,
+        404
+    );
+    assert_eq!(
+        owner.delete(&format!("/api/v1/recordings/{id}")).await.0,
+        204
+    );
+    assert_eq!(owner.get(&format!("/api/v1/recordings/{id}")).await.0, 404);
+    let keys = node
+        .server
+        .as_ref()
+        .unwrap()
+        .storage
+        .store()
+        .list(rec["prefix"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+    node.stop().await;
+}
+
+async fn status_of(url: &str) -> u16 {
+    get(url).await.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_sqlite() {
+    recordings(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_postgres() {
+    recordings(Backend::Postgres).await;
+}
+
+/// Channels that do not record keep nothing once the stream is stored; the retention sweeper
+/// deletes exactly the recordings past their channel's retention.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_record_channels_and_retention() {
+    let node = TestNode::start_on(Backend::Sqlite, keyed).await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (quiet_id, _, quiet_key) = channel_with_device(&owner, "quiet").await;
+    let (s, _) = owner
+        .patch(
+            &format!("/api/v1/channels/{quiet_id}"),
+            json!({"record": false}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (kept_id, _, kept_key) = channel_with_device(&owner, "kept").await;
+    let (old_id, _, old_key) = channel_with_device(&owner, "old").await;
+    for (k, slug) in [
+        (&quiet_key, "quiet"),
+        (&kept_key, "kept"),
+        (&old_key, "old"),
+    ] {
+        publish_fixture(&node, k, slug).await;
+    }
+    let kept = complete_recording(&owner, &kept_id).await;
+    let old = complete_recording(&owner, &old_id).await;
+    // The quiet channel's stream was stored while live, then dropped.
+    let store = node.server.as_ref().unwrap().storage.store().clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = store.list("live/quiet/").await.unwrap();
+        let (_, list) = owner
+            .get(&format!("/api/v1/recordings?channel_id={quiet_id}"))
+            .await;
+        if left.is_empty() && list["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left:?} {list}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Retention: 1 day on both channels; only the recording that ended 2 days ago goes.
+    for ch in [&kept_id, &old_id] {
+        let (s, b) = owner
+            .patch(
+                &format!("/api/v1/channels/{ch}"),
+                json!({"retention_days": 1}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = owner
+        .patch(
+            &format!("/api/v1/channels/{kept_id}"),
+            json!({"retention_days": 0}),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    let two_days_ago = onair_server::db::now_ms() - 2 * 86_400_000;
+    sqlx::query("UPDATE recordings SET ended_at = $1 WHERE id = $2")
+        .bind(two_days_ago)
+        .bind(old["id"].as_str().unwrap())
+        .execute(node.sys().db.pool())
+        .await
+        .unwrap();
+    let recorder = onair_server::recordings::Recorder {
+        sys: node.sys().clone(),
+        store: store.clone(),
+    };
+    assert_eq!(recorder.sweep().await, 1);
+    assert_eq!(recorder.sweep().await, 0, "nothing else expired");
+    assert_eq!(
+        owner
+            .get(&format!(
+                "/api/v1/recordings/{}",
+                old["id"].as_str().unwrap()
+            ))
+            .await
+            .0,
+        404
+    );
+    assert!(
+        store
+            .list(old["prefix"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        owner
+            .get(&format!(
+                "/api/v1/recordings/{}",
+                kept["id"].as_str().unwrap()
+            ))
+            .await
+            .0,
+        200
+    );
+    assert!(
+        !store
+            .list(kept["prefix"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    node.stop().await;
+}
+
+/// A finished recording is announced to the owner's webhooks (`record.done`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_done_webhook() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(serde_json::from_str(&body).unwrap_or(Value::Null));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let node = TestNode::start_on(Backend::Sqlite, |s| {
+        keyed(s);
+        s.webhook_allow_private_targets = true;
+    })
+    .await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "show").await;
+    let (s, w) = owner
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": hook, "events": ["record.done"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{w}");
+    publish_fixture(&node, &key, "show").await;
+    let rec = complete_recording(&owner, &channel_id).await;
+    let event = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("record.done was delivered")
+        .unwrap();
+    assert_eq!(event["type"], "record.done", "{event}");
+    assert_eq!(event["data"]["channel_id"], channel_id.as_str());
+    assert_eq!(event["data"]["object_prefix"], rec["prefix"]);
+    assert_eq!(
+        event["data"]["duration_ms"].as_i64(),
+        rec["duration_ms"].as_i64()
+    );
+    node.stop().await;
+}
