@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// Hours a console sign-in lasts [default: 336 (14 days)].
     #[arg(long, env = "ONAIR_SESSION_TTL_HOURS")]
     pub session_ttl_hours: Option<f64>,
+    /// Time-shift window: how far back `/live/{channel}/dvr.m3u8` reaches into the stored
+    /// stream, in seconds; 0 turns time-shift off [default: 7200].
+    #[arg(long, env = "ONAIR_DVR_WINDOW")]
+    pub dvr_window: Option<f64>,
     /// Object storage (`[storage]` table in the TOML file).
     #[command(flatten)]
     pub storage: crate::store::StorageArgs,
@@ -190,6 +194,7 @@ pub struct Settings {
     pub admin_password: Option<String>,
     pub metrics_token: Option<String>,
     pub storage: crate::store::StorageSettings,
+    pub dvr_window: Duration,
     /// Rate limits and lockout (not settable from the command line).
     pub limits: crate::system::LimitSettings,
 }
@@ -355,6 +360,7 @@ impl ServeArgs {
             admin_email: pick!(admin_email, "admin@localhost".to_owned()).to_ascii_lowercase(),
             admin_password: opt!(admin_password),
             metrics_token: opt!(metrics_token),
+            dvr_window: secs("dvr-window", pick!(dvr_window, 7200.0), 0.0, 30.0 * 86400.0)?,
             storage: self
                 .storage
                 .resolve(&file.storage, &pick!(data_dir, PathBuf::from("onair-data")))?,
@@ -416,6 +422,48 @@ mod tests {
         assert_eq!(s.http_listen.port(), 8080);
         assert_eq!(s.part_duration, Duration::from_millis(200));
         assert!(!s.webhook_allow_private_targets);
+    }
+
+    #[test]
+    fn storage_comes_from_the_storage_table_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "data-dir = \"/srv/onair\"\n[storage]\nbackend = \"s3\"\ns3-bucket = \"live\"\ns3-endpoint = \"http://127.0.0.1:9000\"\nspool-max-bytes = 10000000\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let s = args.clone().resolve().unwrap();
+        assert_eq!(
+            s.storage.backend,
+            crate::store::Backend::S3 {
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: "us-east-1".into(),
+                bucket: "live".into(),
+                access_key_id: None,
+                secret_access_key: None,
+                virtual_hosted: false,
+            }
+        );
+        assert_eq!(s.storage.spool_max_bytes, 10_000_000);
+        assert_eq!(s.storage.spool_dir, PathBuf::from("/srv/onair/spool"));
+        args.storage.storage_backend = Some("local".into());
+        let s = args.clone().resolve().unwrap();
+        assert_eq!(
+            s.storage.backend,
+            crate::store::Backend::Local {
+                dir: PathBuf::from("/srv/onair/store")
+            }
+        );
+        args.storage.storage_backend = Some("ftp".into());
+        assert!(args.clone().resolve().is_err());
+        args.storage.storage_backend = Some("s3".into());
+        std::fs::write(&path, "[storage]\nbackend = \"s3\"\n").unwrap();
+        assert!(args.resolve().is_err(), "s3 needs a bucket");
     }
 
     #[test]

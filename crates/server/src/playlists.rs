@@ -145,3 +145,115 @@ pub fn live_edge(w: &WindowState) -> Option<LiveEdge> {
         }
     })
 }
+
+/// One segment of the time-shift playlist.
+struct DvrEntry {
+    msn: u64,
+    duration: f64,
+    discontinuity: bool,
+    pdt: Option<std::time::SystemTime>,
+    init_id: u32,
+}
+
+/// Reads our own stored CMAF playlist (see `store::sink::render_playlists`).
+fn parse_stored(text: &str) -> Vec<DvrEntry> {
+    let mut out = Vec::new();
+    let (mut duration, mut disc, mut pdt, mut init_id) = (0.0, false, None, 1u32);
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("#EXTINF:") {
+            duration = v
+                .split(',')
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0.0);
+        } else if line == "#EXT-X-DISCONTINUITY" {
+            disc = true;
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            pdt = humantime::parse_rfc3339_weak(v).ok();
+        } else if let Some(v) = line.strip_prefix("#EXT-X-MAP:URI=\"") {
+            let name = v.trim_end_matches('"');
+            init_id = name
+                .strip_prefix("init-")
+                .and_then(|n| n.strip_suffix(".mp4"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+        } else if let Some(msn) = line
+            .strip_prefix("seg/")
+            .and_then(|n| n.strip_suffix(".m4s"))
+            .and_then(|n| n.parse().ok())
+        {
+            out.push(DvrEntry {
+                msn,
+                duration,
+                discontinuity: std::mem::take(&mut disc),
+                pdt: pdt.take(),
+                init_id,
+            });
+        }
+    }
+    out
+}
+
+/// The time-shift (DVR) playlist of one stream life: its stored segments (from the stored
+/// playlist `stored`) and the complete segments of the memory window not stored yet, the
+/// newest `window_secs` of them. A sliding playlist (no EXT-X-PLAYLIST-TYPE, since old
+/// segments leave it); discontinuities that leave it advance EXT-X-DISCONTINUITY-SEQUENCE.
+/// Empty when there is no complete segment.
+pub fn dvr(w: &WindowState, sid: &str, stored: &str, window_secs: f64) -> String {
+    let mut entries = parse_stored(stored);
+    let last_stored = entries.last().map(|e| e.msn);
+    for s in &w.segments {
+        if let Some(duration) = s.duration
+            && last_stored.is_none_or(|l| s.msn > l)
+        {
+            entries.push(DvrEntry {
+                msn: s.msn,
+                duration,
+                discontinuity: s.discontinuity,
+                pdt: Some(s.program_date_time),
+                init_id: s.init_id,
+            });
+        }
+    }
+    if entries.is_empty() {
+        return String::new();
+    }
+    // Keep the newest `window_secs`, and at least the last segment.
+    let mut total = 0.0;
+    let mut start = entries.len();
+    while start > 0
+        && (total + entries[start - 1].duration <= window_secs || start == entries.len())
+    {
+        total += entries[start - 1].duration;
+        start -= 1;
+    }
+    let discontinuity_sequence = entries[..start].iter().filter(|e| e.discontinuity).count() as u64;
+    let kept = &entries[start..];
+    let p = MediaPlaylist {
+        version: 7,
+        target_duration: kept
+            .iter()
+            .map(|e| e.duration.ceil() as u64)
+            .max()
+            .unwrap_or(1)
+            .max(w.target_duration),
+        media_sequence: kept[0].msn,
+        discontinuity_sequence,
+        independent_segments: true,
+        ended: w.ended,
+        segments: kept
+            .iter()
+            .enumerate()
+            .map(|(i, e)| SegmentEntry {
+                uri: format!("{sid}/seg/{}.m4s", e.msn),
+                duration: e.duration,
+                discontinuity: e.discontinuity && i > 0,
+                program_date_time: e.pdt,
+                map_uri: Some(init_uri(sid, e.init_id)),
+                parts: Vec::new(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    p.render(&RenderOptions::default())
+}

@@ -357,3 +357,106 @@ async fn a_killed_node_resumes_its_spool() {
         .status();
     let _ = wait_child(second, Duration::from_secs(10));
 }
+
+/// Time-shift: `dvr.m3u8` reaches back past the memory window into the store, and live media
+/// URIs of segments that left memory are served from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_shift_reaches_past_the_memory_window() {
+    let node = TestNode::start_with(|s| s.window_segments = 3).await;
+    let mut pusher = push_looped(&node, "cam");
+    let llhls = node.url("/live/cam/llhls.m3u8");
+    wait_ok(&llhls, Duration::from_secs(20)).await;
+    let sid = sid_of(&node, "cam").await;
+    // Wait until the memory window has moved well past the first segments.
+    let live = eventually(Duration::from_secs(30), "the window to slide", async || {
+        let (s, text) = get_text(&llhls).await;
+        let p = playlist::parse(&text);
+        (s == 200 && p.media_sequence >= 6).then_some(p)
+    })
+    .await;
+    let dvr_url = node.url("/live/cam/dvr.m3u8");
+    let (s, dvr) = get_text(&dvr_url).await;
+    assert_eq!(s, 200, "{dvr}");
+    let dvr_msns: Vec<u64> = dvr
+        .lines()
+        .filter(|l| l.contains("/seg/"))
+        .map(|l| {
+            l.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".m4s")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(dvr_msns.first(), Some(&0), "{dvr}");
+    assert!(
+        dvr_msns.windows(2).all(|w| w[1] == w[0] + 1),
+        "{dvr_msns:?}"
+    );
+    assert!(
+        dvr_msns.last().unwrap() + 1 >= live.media_sequence,
+        "the DVR playlist reaches the live window: {dvr_msns:?} vs {}",
+        live.media_sequence
+    );
+    // Segment 0 left memory long ago: served from the store, identical bytes.
+    let res = get(&node.url(&format!("/live/cam/{sid}/seg/0.m4s"))).await;
+    assert_eq!(res.status(), 200);
+    let body = res.bytes().await.unwrap();
+    let stored = std::fs::read(
+        node.dir
+            .path()
+            .join("store/live/cam")
+            .join(&sid)
+            .join("seg/0.m4s"),
+    )
+    .unwrap();
+    assert_eq!(&body[..], &stored[..]);
+    assert_eq!(
+        get(&node.url(&format!("/live/cam/ts/{sid}/0.ts")))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get(&node.url(&format!("/live/cam/{sid}/init/1.mp4")))
+            .await
+            .status(),
+        200
+    );
+    // Players can open it.
+    let url = dvr_url.clone();
+    let probe = tokio::task::spawn_blocking(move || ffprobe_live(&url, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.stream("video").map(|v| v.codec_name.as_str()),
+        Some("h264"),
+        "{probe:?}"
+    );
+    pusher.kill().ok();
+    pusher.wait().ok();
+    node.stop().await;
+
+    // A short DVR window keeps only the newest seconds.
+    let node = TestNode::start_with(|s| {
+        s.window_segments = 3;
+        s.dvr_window = Duration::from_secs(3);
+    })
+    .await;
+    let mut pusher = push_looped(&node, "cam");
+    let llhls = node.url("/live/cam/llhls.m3u8");
+    wait_ok(&llhls, Duration::from_secs(20)).await;
+    eventually(Duration::from_secs(30), "the window to slide", async || {
+        let (_, text) = get_text(&llhls).await;
+        (playlist::parse(&text).media_sequence >= 6).then_some(())
+    })
+    .await;
+    let (_, dvr) = get_text(&node.url("/live/cam/dvr.m3u8")).await;
+    let n = dvr.lines().filter(|l| l.contains("/seg/")).count();
+    assert!((1..=4).contains(&n), "{dvr}");
+    assert!(!dvr.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "{dvr}");
+    pusher.kill().ok();
+    pusher.wait().ok();
+    node.stop().await;
+}

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use super::playback::{self, Access, PlaybackRequest};
 use super::{AppState, Problem};
 use crate::playlists;
+use crate::store::layout;
 use crate::stream::{Protocol, Stream};
 use crate::window::{Chunks, WindowState};
 
@@ -145,14 +146,15 @@ async fn serve(
             .await
             .map(|r| map_body(r, sign)),
         [sid, "init", file] => {
-            check_sid(&stream, sid)?;
-            let id = parse_name(file, ".mp4")?;
-            let w = stream.window.read();
-            let init = w
-                .init(id)
-                .cloned()
-                .ok_or_else(|| Problem::not_found("no such init segment"))?;
-            Ok(media_response(MP4_TYPE, Chunks::new(vec![init])))
+            let id: u32 = parse_name(file, ".mp4")?;
+            let init = (stream.sid == *sid)
+                .then(|| stream.window.read().init(id).cloned())
+                .flatten();
+            let data = match init {
+                Some(init) => Chunks::new(vec![init]),
+                None => from_store(state, channel, sid, &layout::init(id)).await?,
+            };
+            Ok(media_response(MP4_TYPE, data))
         }
         [sid, "part", file] => {
             check_sid(&stream, sid)?;
@@ -161,17 +163,26 @@ async fn serve(
             Ok(media_response(MP4_TYPE, data))
         }
         [sid, "seg", file] => {
-            check_sid(&stream, sid)?;
             let msn = parse_name(file, ".m4s")?;
-            let data = wait_for(state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?;
+            let data = if in_window(&stream, sid, msn) {
+                wait_for(state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?
+            } else {
+                from_store(state, channel, sid, &layout::segment(msn)).await?
+            };
             Ok(media_response(MP4_TYPE, data))
         }
         ["ts", sid, file] => {
-            check_sid(&stream, sid)?;
             let msn = parse_name(file, ".ts")?;
-            let data = wait_for(state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?;
+            let data = if in_window(&stream, sid, msn) {
+                wait_for(state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?
+            } else {
+                from_store(state, channel, sid, &layout::ts_segment(msn)).await?
+            };
             Ok(media_response(TS_TYPE, data))
         }
+        ["dvr.m3u8"] => dvr_playlist(state, &stream)
+            .await
+            .map(|r| map_body(r, sign)),
         _ => Err(Problem::not_found("no such resource")),
     }
 }
@@ -180,6 +191,76 @@ async fn serve(
 enum Kind {
     LlHls,
     Ts,
+}
+
+/// Whether segment `msn` of stream life `sid` is (or will be) in the memory window; older
+/// segments and earlier stream lives are served from the store.
+fn in_window(stream: &Stream, sid: &str, msn: u64) -> bool {
+    stream.sid == sid
+        && stream
+            .window
+            .read()
+            .media_sequence()
+            .is_none_or(|first| msn >= first)
+}
+
+/// An object that left the memory window, from the object store (time-shift).
+async fn from_store(
+    state: &AppState,
+    channel: &str,
+    sid: &str,
+    name: &str,
+) -> Result<Chunks, Problem> {
+    if !onair_auth::is_valid_channel_name(sid) {
+        return Err(Problem::not_found("no such object"));
+    }
+    let key = format!("{}{name}", layout::prefix(channel, sid));
+    match state.store.get(&key).await {
+        Ok(Some(data)) => Ok(Chunks::new(vec![data])),
+        Ok(None) => Err(Problem::not_found(
+            "no such object in the live window or the store",
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, %key, "time-shift read from the store failed");
+            Err(Problem::not_ready(
+                "the stored copy is not reachable right now",
+            ))
+        }
+    }
+}
+
+/// The time-shift playlist: what the store holds of this stream life within the DVR window,
+/// followed by the complete segments of the memory window that are not stored yet. URIs are
+/// the live ones; objects that left the memory window are served from the store.
+async fn dvr_playlist(state: &AppState, stream: &Arc<Stream>) -> Result<PlaylistResponse, Problem> {
+    let window_secs = state.sys.settings.dvr_window.as_secs_f64();
+    if window_secs <= 0.0 {
+        return Err(Problem::not_found("time-shift is off on this node"));
+    }
+    let key = format!(
+        "{}{}",
+        layout::prefix(&stream.channel, &stream.sid),
+        layout::PLAYLIST
+    );
+    let stored = match state.store.get(&key).await {
+        Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(None) => String::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "time-shift playlist: the store is not reachable");
+            String::new()
+        }
+    };
+    let text = {
+        let w = stream.window.read();
+        playlists::dvr(&w, &stream.sid, &stored, window_secs)
+    };
+    if text.is_empty() {
+        return Err(Problem::not_ready("the stream has no complete segment yet"));
+    }
+    Ok(PlaylistResponse {
+        text: Bytes::from(text),
+        cache: "public, max-age=1",
+    })
 }
 
 fn check_sid(stream: &Stream, sid: &str) -> Result<(), Problem> {
