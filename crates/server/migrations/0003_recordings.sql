@@ -13,6 +13,9 @@ CREATE TABLE recordings (
     duration_ms  BIGINT NOT NULL DEFAULT 0,
     bytes        BIGINT NOT NULL DEFAULT 0,
     segments     BIGINT NOT NULL DEFAULT 0,
+    codecs       TEXT,
+    width        BIGINT,
+    height       BIGINT,
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL
 );

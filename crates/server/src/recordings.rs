@@ -42,6 +42,21 @@ impl Recorder {
             .sum::<f64>()
             .round() as i64;
         let prefix = layout::prefix(&state.channel, &state.sid);
+        // Codecs and picture size from the live stream, while it is still registered.
+        let tracks = self
+            .sys
+            .registry
+            .get(&state.channel)
+            .filter(|s| s.sid == state.sid)
+            .and_then(|s| s.tracks());
+        let codecs = tracks
+            .as_ref()
+            .map(|t| t.codecs())
+            .filter(|c| !c.is_empty());
+        let size = tracks
+            .as_ref()
+            .and_then(|t| t.video.as_ref())
+            .map(|v| (i64::from(v.width()), i64::from(v.height())));
         let progress = RecordingProgress {
             id: &state.sid,
             channel_id: channel.as_ref().map_or("", |c| c.id.as_str()),
@@ -52,6 +67,9 @@ impl Recorder {
             bytes: bytes as i64,
             segments: state.segments.len() as i64,
             complete,
+            codecs: codecs.as_deref(),
+            width: size.map(|s| s.0),
+            height: size.map(|s| s.1),
         };
         if let Err(e) = self.sys.db.upsert_recording(&progress).await {
             tracing::warn!(error = %e, sid = %state.sid, "recording row not updated");
@@ -81,6 +99,8 @@ impl Recorder {
                             // it is named by its own id.
                             publish_session_id: state.sid.clone(),
                         },
+                        recording_id: state.sid.clone(),
+                        playlist_path: format!("/vod/{}/index.m3u8", state.sid),
                         object_prefix: prefix,
                         duration_ms: duration_ms.max(0) as u64,
                     })),

@@ -232,6 +232,9 @@ async fn matrix(backend: Backend) {
         bytes: 10,
         segments: 1,
         complete: true,
+        codecs: None,
+        width: None,
+        height: None,
     })
     .await
     .unwrap();

@@ -365,6 +365,33 @@ async fn publisher_reconnect_continues_behind_a_discontinuity() {
         );
     }
     let _ = wait_child_async(second, LIMIT).await;
+    wait_endlist(&llhls, LIMIT).await;
+    // Both publishes are one recording: one stored prefix, one discontinuity where the
+    // publisher came back, and it plays through.
+    let lives: Vec<_> = std::fs::read_dir(node.dir.path().join("store/live/re"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(lives.len(), 1, "one recording for both publishes");
+    let stored = lives[0].path().join("index.m3u8");
+    let start = Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&stored).unwrap_or_default();
+        if text.contains("#EXT-X-ENDLIST") {
+            break text;
+        }
+        assert!(
+            start.elapsed() < LIMIT,
+            "the recording was not finished: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{text}");
+    let path = stored.display().to_string();
+    let (ok, err) = tokio::task::spawn_blocking(move || ffmpeg_decode(&path, LIMIT))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
     node.stop().await;
 }
 

@@ -61,6 +61,18 @@ async fn recordings(backend: Backend) {
     assert!(rec["segments"].as_i64().unwrap() >= 7, "{rec}");
     assert!(rec["bytes"].as_i64().unwrap() > 100_000, "{rec}");
     assert_eq!(rec["channel_slug"], "show");
+    assert_eq!(
+        rec["codecs"]
+            .as_str()
+            .map(|c| c.contains("avc1") && c.contains("mp4a")),
+        Some(true),
+        "{rec}"
+    );
+    assert_eq!(
+        (rec["width"].as_i64(), rec["height"].as_i64()),
+        (Some(320), Some(240)),
+        "{rec}"
+    );
     // Another broadcaster sees nothing of it.
     assert_eq!(other.get(&format!("/api/v1/recordings/{id}")).await.0, 404);
     let (_, theirs) = other.get("/api/v1/recordings").await;
@@ -154,6 +166,21 @@ async fn recordings(backend: Backend) {
     assert!(probe.stream("audio").is_some());
     let (ok, err) = ffmpeg_decode(&file.display().to_string(), Duration::from_secs(60));
     assert!(ok, "{err}");
+    // The full duration, as a player shows it.
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!((7.8..=8.3).contains(&secs), "MP4 duration {secs} s");
 
     // Deleting removes the objects and the row.
     assert_eq!(
@@ -341,6 +368,11 @@ async fn record_done_webhook() {
     assert_eq!(event["type"], "record.done", "{event}");
     assert_eq!(event["data"]["channel_id"], channel_id.as_str());
     assert_eq!(event["data"]["object_prefix"], rec["prefix"]);
+    assert_eq!(event["data"]["recording_id"], rec["id"]);
+    assert_eq!(
+        event["data"]["playlist_path"].as_str().unwrap(),
+        format!("/vod/{}/index.m3u8", rec["id"].as_str().unwrap())
+    );
     assert_eq!(
         event["data"]["duration_ms"].as_i64(),
         rec["duration_ms"].as_i64()

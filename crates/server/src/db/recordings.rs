@@ -24,6 +24,10 @@ pub struct Recording {
     pub duration_ms: i64,
     pub bytes: i64,
     pub segments: i64,
+    /// RFC 6381 codecs of the stream (`avc1.64001f,mp4a.40.2`), once known.
+    pub codecs: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
 }
 
 fn from_row(r: &AnyRow) -> Result<Recording, sqlx::Error> {
@@ -38,6 +42,9 @@ fn from_row(r: &AnyRow) -> Result<Recording, sqlx::Error> {
         duration_ms: r.try_get("duration_ms")?,
         bytes: r.try_get("bytes")?,
         segments: r.try_get("segments")?,
+        codecs: r.try_get("codecs")?,
+        width: r.try_get("width")?,
+        height: r.try_get("height")?,
     })
 }
 
@@ -53,6 +60,9 @@ pub struct RecordingProgress<'a> {
     pub segments: i64,
     /// The final playlist is stored.
     pub complete: bool,
+    pub codecs: Option<&'a str>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
 }
 
 impl Db {
@@ -63,10 +73,12 @@ impl Db {
         let ended = p.complete.then_some(now);
         sqlx::query(
             "INSERT INTO recordings (id, channel_id, channel_slug, prefix, status, started_at, ended_at,
-                 duration_ms, bytes, segments, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                 duration_ms, bytes, segments, created_at, updated_at, codecs, width, height)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14)
              ON CONFLICT (id) DO UPDATE SET status = $5, ended_at = $7, duration_ms = $8, bytes = $9,
-                 segments = $10, updated_at = $11",
+                 segments = $10, updated_at = $11,
+                 codecs = COALESCE($12, recordings.codecs), width = COALESCE($13, recordings.width),
+                 height = COALESCE($14, recordings.height)",
         )
         .bind(p.id)
         .bind(p.channel_id)
@@ -79,6 +91,9 @@ impl Db {
         .bind(p.bytes)
         .bind(p.segments)
         .bind(now)
+        .bind(p.codecs)
+        .bind(p.width)
+        .bind(p.height)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -97,6 +97,13 @@ pub struct PublishStopped {
 pub struct RecordDone {
     #[serde(flatten)]
     pub publish: PublishRef,
+    /// The recording's id in the API (`/api/v1/recordings/{id}`).
+    #[serde(default)]
+    pub recording_id: String,
+    /// Its playlist on the origin (`/vod/{id}/index.m3u8`; the channel's playback rules
+    /// apply: `POST /api/v1/recordings/{id}/playback-url` signs it).
+    #[serde(default)]
+    pub playlist_path: String,
     /// Object-storage key prefix under which the recording's objects are stored.
     pub object_prefix: String,
     /// Media duration of the recording.
@@ -245,6 +252,8 @@ mod tests {
                     device_id: Some("dev_9".into()),
                     ..publish()
                 },
+                recording_id: "rec1".into(),
+                playlist_path: "/vod/rec1/index.m3u8".into(),
                 object_prefix: "rec/ch_1/ps_1/".into(),
                 duration_ms: 1,
             }),

@@ -336,6 +336,8 @@ fn test_event(kind: &str) -> WebhookEvent {
             end_reason: crate::webhooks::EndReason::Unpublished,
         }),
         "record.done" => EventData::RecordDone(RecordDone {
+            recording_id: format!("test{id}"),
+            playlist_path: format!("/vod/test{id}/index.m3u8"),
             object_prefix: format!("test/{id}/"),
             publish,
             duration_ms: 0,
