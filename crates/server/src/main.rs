@@ -148,6 +148,13 @@ fn print_banner(server: &Server, settings: &Settings) {
     println!("    LL-HLS    {scheme}://{http}/live/{channel}/index.m3u8");
     println!("    HLS (TS)  {scheme}://{http}/live/{channel}/ts/index.m3u8");
     println!("    HTTP-FLV  {scheme}://{http}/live/{channel}.flv");
+    println!("    Time-shift {scheme}://{http}/live/{channel}/dvr.m3u8");
+    let storage = match &settings.storage.backend {
+        onair_server::store::Backend::Local { dir } => format!("files in {}", dir.display()),
+        onair_server::store::Backend::S3 { bucket, .. } => format!("S3 bucket {bucket}"),
+        onair_server::store::Backend::Memory => "memory (lost at exit)".to_owned(),
+    };
+    println!("  Recordings: {storage} (GET {scheme}://{http}/api/v1/recordings)");
     println!(
         "  API: {scheme}://{http}/api/docs   Live streams: {scheme}://{http}/api/v1/streams   Metrics: {scheme}://{http}/metrics"
     );

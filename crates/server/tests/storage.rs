@@ -158,6 +158,16 @@ async fn a_live_session_lands_in_the_bucket_and_plays_from_it() {
             Some("aac")
         );
     }
+    // The origin serves the same recording from the bucket.
+    let vod = node.url(&format!("/vod/{sid}/index.m3u8"));
+    let probe = tokio::task::spawn_blocking(move || ffprobe(&vod, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.stream("video").map(|v| v.packets),
+        Some(LIVE_FIXTURE_VIDEO_FRAMES),
+        "{probe:?}"
+    );
     assert_eq!(
         node.server.as_ref().unwrap().storage.spool_bytes(),
         0,

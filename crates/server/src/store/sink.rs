@@ -218,7 +218,10 @@ impl Storage {
     pub async fn close(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         while self.active.load(Ordering::Acquire) > 0 {
+            // Registered before the check, so a wake-up between the two is not missed.
             let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
             if self.active.load(Ordering::Acquire) == 0 {
                 break;
             }
