@@ -184,6 +184,14 @@ impl Broadcast {
         self.inner.lock().tracks.clone()
     }
 
+    /// The current tracks and the keyframe that starts the cached GOP (for thumbnails).
+    pub fn keyframe(&self) -> Option<(Arc<Tracks>, Frame)> {
+        let inner = self.inner.lock();
+        let tracks = inner.tracks.clone()?;
+        let first = inner.gop.first().filter(|f| f.is_keyframe())?.clone();
+        Some((tracks, first))
+    }
+
     /// Frames dropped across all consumers since the start.
     pub fn dropped_frames(&self) -> u64 {
         self.dropped_frames.load(Ordering::Relaxed)

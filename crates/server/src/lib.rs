@@ -21,6 +21,7 @@ pub mod security;
 pub mod store;
 pub mod stream;
 pub mod system;
+pub mod thumbnails;
 pub mod viewers;
 pub mod webhooks;
 pub mod window;
@@ -175,6 +176,11 @@ impl Server {
             store: storage.store().clone(),
         });
         storage.set_events(recorder.clone());
+        tasks.spawn(thumbnails::run(
+            registry.clone(),
+            storage.store().clone(),
+            shutdown.clone(),
+        ));
         {
             // Recordings past their channel's retention are deleted hourly.
             let token = shutdown.clone();

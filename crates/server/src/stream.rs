@@ -118,6 +118,8 @@ pub struct Stream {
     pub window: Arc<LiveWindow>,
     pub stats: StreamStats,
     control: Mutex<Control>,
+    /// When the thumbnail was last attempted, and the latest one (see `thumbnails`).
+    thumbnail: Mutex<(Option<Instant>, Option<bytes::Bytes>)>,
 }
 
 impl Stream {
@@ -135,6 +137,25 @@ impl Stream {
 
     pub fn tracks(&self) -> Option<Arc<Tracks>> {
         self.broadcast.tracks()
+    }
+
+    /// When a thumbnail was last attempted, and the latest JPEG.
+    pub fn thumbnail(&self) -> Option<(Instant, Option<bytes::Bytes>)> {
+        let t = self.thumbnail.lock();
+        t.0.map(|at| (at, t.1.clone()))
+    }
+
+    pub fn thumbnail_jpeg(&self) -> Option<bytes::Bytes> {
+        self.thumbnail.lock().1.clone()
+    }
+
+    pub fn set_thumbnail(&self, at: Instant, jpeg: bytes::Bytes) {
+        *self.thumbnail.lock() = (Some(at), Some(jpeg));
+    }
+
+    /// A thumbnail attempt failed at `at`: the next one waits the usual interval.
+    pub fn set_thumbnail_attempt(&self, at: Instant) {
+        self.thumbnail.lock().0 = Some(at);
     }
 
     /// Ends the stream: flush, ENDLIST, close consumers.
@@ -281,6 +302,7 @@ impl Registry {
                 publisher_addr: Some(publisher_addr),
                 started_at: SystemTime::now(),
             }),
+            thumbnail: Mutex::new((None, None)),
         })
     }
 

@@ -183,6 +183,19 @@ async fn serve(
         ["dvr.m3u8"] => dvr_playlist(state, &stream)
             .await
             .map(|r| map_body(r, sign)),
+        ["thumbnail.jpg"] => {
+            let jpeg = stream
+                .thumbnail_jpeg()
+                .ok_or_else(|| Problem::not_ready("no thumbnail yet"))?;
+            let mut res = Response::new(Body::from(jpeg));
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(crate::thumbnails::THUMBNAIL_CACHE),
+            );
+            Ok(res)
+        }
         _ => Err(Problem::not_found("no such resource")),
     }
 }

@@ -54,6 +54,7 @@ pub fn content_type(key: &str) -> &'static str {
         Some("mp4") | Some("m4s") => "video/mp4",
         Some("ts") => "video/mp2t",
         Some("json") => "application/json",
+        Some("jpg") => "image/jpeg",
         _ => "application/octet-stream",
     }
 }

@@ -24,8 +24,16 @@ use crate::http::AppState;
 use crate::stream::{Phase, Protocol, Registry, Stream};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_streams))
+    OpenApiRouter::new()
+        .routes(routes!(list_streams))
+        .routes(routes!(stream_events))
 }
+
+/// How often the event stream sends the streams' statistics.
+pub const EVENT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// An event stream ends after this long (the browser's EventSource reconnects, and the
+/// caller's credentials are checked again).
+pub const MAX_EVENT_STREAM: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Serialize, ToSchema)]
 pub struct StreamList {
@@ -85,6 +93,50 @@ async fn list_streams(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
 ) -> Result<Json<StreamList>, Problem> {
+    Ok(Json(StreamList {
+        streams: visible_streams(&state, caller.as_ref()).await?,
+    }))
+}
+
+/// The same list as `GET /api/v1/streams`, pushed every second as server-sent events
+/// (`event: streams`, `data:` the JSON list), so live charts need no polling. The stream ends
+/// after ten minutes; `EventSource` reconnects.
+#[utoipa::path(get, path = "/api/v1/streams/events", tag = "streams",
+    responses((status = 200, content_type = "text/event-stream", description = "`streams` events, each a StreamList")))]
+async fn stream_events(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let started = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(EVENT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let stream = futures_util::stream::unfold(
+        (state, caller, tick),
+        move |(state, caller, mut tick)| async move {
+            if started.elapsed() >= MAX_EVENT_STREAM {
+                return None;
+            }
+            tick.tick().await;
+            let streams = visible_streams(&state, caller.as_ref())
+                .await
+                .unwrap_or_default();
+            let event = Event::default()
+                .event("streams")
+                .json_data(StreamList { streams })
+                .unwrap_or_else(|_| Event::default().comment("encoding failed"));
+            Some((Ok(event), (state, caller, tick)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn visible_streams(
+    state: &AppState,
+    caller: Option<&crate::http::caller::Caller>,
+) -> Result<Vec<StreamInfo>, Problem> {
     let sys = &state.sys;
     let mut streams = Vec::new();
     for s in state.registry.list() {
@@ -116,7 +168,7 @@ async fn list_streams(
             streams.push(i);
         }
     }
-    Ok(Json(StreamList { streams }))
+    Ok(streams)
 }
 
 fn phase_name(p: Phase) -> &'static str {
