@@ -14,6 +14,10 @@ command -v gst-launch-1.0 >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-tools)
 # rtmp2sink lives in plugins-bad; x264enc in plugins-ugly; flvmux in plugins-good.
 gst-inspect-1.0 rtmp2sink >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-bad gstreamer1.0-plugins-good gstreamer1.0-plugins-base)
 gst-inspect-1.0 x264enc >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-ugly)
+# The web player is built with Node.js and tested in Debian's Chromium.
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 # avenc_aac (the GStreamer publisher's audio encoder) is in gstreamer1.0-libav.
 gst-inspect-1.0 avenc_aac >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-libav)
 # nginx is the CDN edge of tests/cdn.rs (deploy/nginx-cdn.conf); the test runs its own nginx
@@ -64,6 +68,11 @@ else
   cleanup+=("${as_pg[*]} $pg_bin/pg_ctl -D $pg_dir/data -m fast -w stop >/dev/null; rm -rf $pg_dir")
   export ONAIR_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 fi
+
+# --- Web player and console: built first, so the binary embeds them ---------------------------
+log "web: npm ci && npm run build (typecheck + vite)"
+npm --prefix web ci --no-audit --no-fund --loglevel=error
+npm --prefix web run build
 
 # --- Rust checks and tests ----------------------------------------------------------------------
 export CARGO_TERM_COLOR=never

@@ -9,6 +9,7 @@ mod hls;
 pub mod playback;
 pub mod problem;
 mod vod;
+mod web;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(hls::router())
         .merge(flv::router())
         .merge(vod::router())
+        .merge(web::router())
         .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))

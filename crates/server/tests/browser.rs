@@ -1,0 +1,131 @@
+//! The player in real headless Chromium (Debian's `chromium`, driven by playwright-core from
+//! `web/tests/watch.mjs`): a live channel plays with hls.js in low-latency mode at the source's
+//! size and a live latency under 3 s on loopback; offline, unauthorized and expired links are
+//! explained. Screenshots of failures go to `target/browser-screenshots/`.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::api::{channel_with_device, user};
+use common::*;
+use onair_server::db::users::Role;
+use onair_server::security::signed_url;
+use serde_json::{Value, json};
+
+/// Runs the browser script; returns its JSON report.
+async fn browse(url: String, mode: &str) -> Value {
+    let root = workspace();
+    let shots = root.join("target/browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join(format!(
+        "{}.png",
+        mode.replace(':', "-") + "-" + &url.len().to_string()
+    ));
+    let mode = mode.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let child = Command::new("node")
+            .arg(root.join("web/tests/watch.mjs"))
+            .args([&url, &mode])
+            .arg(&shot)
+            .current_dir(root.join("web"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("node must be installed (the test command sets up web/)");
+        wait_child(child, Duration::from_secs(90))
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
+        panic!(
+            "browser script: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_plays_live_in_chromium() {
+    let node = TestNode::start().await;
+    let mut pusher = push_looped(&node, "cam");
+    wait_ok(&node.url("/live/cam/index.m3u8"), Duration::from_secs(20)).await;
+    let r = browse(node.url("/watch/cam"), "play").await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["state"], "playing", "{r}");
+    assert_eq!(r["videoWidth"], 320, "{r}");
+    assert_eq!(r["videoHeight"], 240, "{r}");
+    assert_eq!(r["lowLatencyMode"], true, "{r}");
+    let latency = r["latency"].as_f64().unwrap_or(f64::MAX);
+    assert!(latency < 3.0, "live latency {latency} s: {r}");
+    // The embeddable player is the same page.
+    let r = browse(node.url("/embed/cam"), "play").await;
+    assert_eq!(r["ok"], true, "{r}");
+    // An unknown channel is explained as offline.
+    let r = browse(node.url("/watch/nobody"), "state:offline").await;
+    assert_eq!(r["ok"], true, "{r}");
+    pusher.kill().ok();
+    pusher.wait().ok();
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_channels_in_chromium() {
+    let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "vip").await;
+    let (s, _) = owner
+        .patch(
+            &format!("/api/v1/channels/{channel_id}"),
+            json!({"visibility": "signed"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut pusher = push_looped(&node, &key);
+    let (s, urls) = owner
+        .post(
+            &format!("/api/v1/channels/{channel_id}/playback-url"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let query = urls["query"].as_str().unwrap().to_owned();
+    wait_ok(
+        &node.url(&format!("/live/vip/index.m3u8?{query}")),
+        Duration::from_secs(20),
+    )
+    .await;
+    // Logged out, no link: not authorized.
+    let r = browse(node.url("/watch/vip"), "state:unauthorized").await;
+    assert_eq!(r["ok"], true, "{r}");
+    // The signed link plays.
+    let r = browse(node.url(&format!("/watch/vip?{query}")), "play").await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["videoWidth"], 320, "{r}");
+    // An expired link is explained as such.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expired = signed_url::sign(
+        &node.sys().playback.signed,
+        &signed_url::Grant {
+            scope: "/live/vip/".into(),
+            expires: now - 60,
+            user_id: String::new(),
+            client_ip: None,
+        },
+    )
+    .unwrap();
+    let r = browse(
+        node.url(&format!("/watch/vip?token={expired}")),
+        "state:expired",
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    pusher.kill().ok();
+    pusher.wait().ok();
+    node.stop().await;
+}

@@ -1,0 +1,129 @@
+// The OnAir player: `/watch/{channel}` (and `/embed/{channel}` for iframes). Plays the
+// channel's LL-HLS stream with hls.js in low-latency mode, shows live latency, resolution and
+// bit rate, offers a quality menu when there are several renditions, and explains clearly when
+// the channel is offline, the viewer is not authorized, or a signed link has expired.
+import Hls from "hls.js";
+
+type State = "connecting" | "playing" | "offline" | "unauthorized" | "expired" | "error";
+
+const video = document.getElementById("video") as HTMLVideoElement;
+const statusEl = document.getElementById("status") as HTMLElement;
+const statsEl = document.getElementById("stats") as HTMLElement;
+const quality = document.getElementById("quality") as HTMLSelectElement;
+
+const parts = location.pathname.split("/").filter(Boolean);
+const embed = parts[0] === "embed";
+const channel = decodeURIComponent(parts[1] ?? "");
+if (embed) document.body.classList.add("embed");
+// A signed link's `token` / `auth_key` travels with every request (the playlists carry it on).
+const query = location.search;
+const source = `/live/${encodeURIComponent(channel)}/index.m3u8${query}`;
+
+const onair: { state: State; hls: Hls | null; detail: string } = { state: "connecting", hls: null, detail: "" };
+(window as unknown as { onair: typeof onair }).onair = onair;
+
+function show(state: State, text: string) {
+  onair.state = state;
+  statusEl.textContent = text;
+  statusEl.classList.toggle("error", state !== "playing" && state !== "connecting");
+  statsEl.hidden = state !== "playing";
+}
+
+/** Asks the origin what it thinks of this viewer and channel before starting hls.js. */
+async function probe(): Promise<"ok" | "retry" | "stop"> {
+  let res: Response;
+  try {
+    res = await fetch(source, { credentials: "same-origin", cache: "no-store" });
+  } catch {
+    show("error", "The server cannot be reached. Retrying…");
+    return "retry";
+  }
+  if (res.ok) return "ok";
+  let detail = "";
+  try {
+    detail = (await res.json()).detail ?? "";
+  } catch {
+    /* not problem+json */
+  }
+  onair.detail = detail;
+  if (res.status === 404) {
+    show("offline", `${channel} is offline. This page will start playing when it goes live.`);
+    return "retry";
+  }
+  if (res.status === 503) {
+    show("connecting", "The stream is starting…");
+    return "retry";
+  }
+  if (res.status === 401) {
+    show("unauthorized", "You are not authorized to watch this channel. Sign in, or use the link you were given.");
+    return "stop";
+  }
+  if (res.status === 403) {
+    if (/expired/i.test(detail)) {
+      show("expired", "This link has expired. Ask for a new one.");
+    } else {
+      show("unauthorized", "You are not authorized to watch this channel.");
+    }
+    return "stop";
+  }
+  show("error", `The stream cannot be played (${res.status}). Retrying…`);
+  return "retry";
+}
+
+function fmtBitrate(bps: number): string {
+  return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mbit/s` : `${Math.round(bps / 1e3)} kbit/s`;
+}
+
+function startHls() {
+  if (!Hls.isSupported()) {
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = source; // Safari plays LL-HLS natively
+      show("playing", "Live");
+      return;
+    }
+    show("error", "This browser cannot play HLS.");
+    return;
+  }
+  const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, liveSyncDurationCount: 2 });
+  onair.hls = hls;
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    quality.replaceChildren(new Option("Auto", "-1"));
+    hls.levels.forEach((l, i) => quality.append(new Option(`${l.height || "?"}p · ${fmtBitrate(l.bitrate)}`, String(i))));
+    quality.disabled = hls.levels.length < 2;
+    video.play().catch(() => { /* autoplay may need a click */ });
+  });
+  hls.on(Hls.Events.FRAG_BUFFERED, () => {
+    if (onair.state !== "playing") show("playing", "Live");
+  });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    if (!data.fatal) return;
+    hls.destroy();
+    onair.hls = null;
+    void loop(); // find out why (ended, kicked, link expired…) and retry when it makes sense
+  });
+  quality.onchange = () => { hls.currentLevel = Number(quality.value); };
+  hls.loadSource(source);
+  hls.attachMedia(video);
+}
+
+setInterval(() => {
+  const hls = onair.hls;
+  if (!hls || onair.state !== "playing") return;
+  const latency = hls.latency;
+  (document.getElementById("latency") as HTMLElement).textContent = Number.isFinite(latency) ? `${latency.toFixed(2)} s` : "–";
+  (document.getElementById("resolution") as HTMLElement).textContent = video.videoWidth ? `${video.videoWidth}×${video.videoHeight}` : "–";
+  const level = hls.levels[hls.currentLevel];
+  (document.getElementById("bitrate") as HTMLElement).textContent = level ? fmtBitrate(level.bitrate) : "–";
+}, 500);
+
+async function loop() {
+  for (;;) {
+    const r = await probe();
+    if (r === "ok") return startHls();
+    if (r === "stop") return;
+    await new Promise((res) => setTimeout(res, 3000));
+  }
+}
+
+if (!channel) show("error", "No channel in the address.");
+else void loop();
