@@ -2,6 +2,30 @@
 //! publishers and readers, and an independent LL-HLS playlist parser.
 #![allow(dead_code)]
 
+/// Runs each listed scenario `async fn NAME(backend)` as two tests, `sqlite::NAME` and
+/// `postgres::NAME` (test files that use it declare `#[macro_use] mod common;`).
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 pub mod api;
 pub mod db;
 pub mod playlist;
