@@ -50,7 +50,7 @@ async fn http2_in_clear_and_over_tls() {
         s.admin_password = Some("a long admin password".to_owned());
     })
     .await;
-    // Over TLS the console cookies are `Secure` (plain HTTP ones cannot be: tests/accounts.rs).
+    // Over TLS the console cookies are `Secure` (plain HTTP ones cannot be: tests/accounts/).
     let login = node
         .url("/api/v1/auth/login")
         .replace("http://", "https://");

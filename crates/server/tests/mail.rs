@@ -1,6 +1,6 @@
 //! Mail over SMTP: a sign-up's verification message reaches a real SMTP conversation (a
 //! minimal RFC 5321 sink on loopback), its token activates the account, and the outbox records
-//! the message as sent. Without SMTP the outbox alone carries it (see tests/accounts.rs).
+//! the message as sent. Without SMTP the outbox alone carries it (see tests/accounts/).
 
 mod common;
 
