@@ -145,6 +145,7 @@ fn print_banner(server: &Server, settings: &Settings) {
         }
     }
     println!("  Watch:");
+    println!("    Player    {scheme}://{http}/watch/{channel}");
     println!("    LL-HLS    {scheme}://{http}/live/{channel}/index.m3u8");
     println!("    HLS (TS)  {scheme}://{http}/live/{channel}/ts/index.m3u8");
     println!("    HTTP-FLV  {scheme}://{http}/live/{channel}.flv");
