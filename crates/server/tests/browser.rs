@@ -14,20 +14,18 @@ use onair_server::db::users::Role;
 use onair_server::security::signed_url;
 use serde_json::{Value, json};
 
-/// Runs the browser script; returns its JSON report.
-async fn browse(url: String, mode: &str) -> Value {
+/// Runs `web/tests/{script}` with `args` (a screenshot path is appended); returns its JSON
+/// report.
+async fn run_script(script: &str, args: Vec<String>, shot_name: String) -> Value {
     let root = workspace();
     let shots = root.join("target/browser-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let shot = shots.join(format!(
-        "{}.png",
-        mode.replace(':', "-") + "-" + &url.len().to_string()
-    ));
-    let mode = mode.to_owned();
+    let shot = shots.join(format!("{shot_name}.png"));
+    let script = root.join("web/tests").join(script);
     let out = tokio::task::spawn_blocking(move || {
         let child = Command::new("node")
-            .arg(root.join("web/tests/watch.mjs"))
-            .args([&url, &mode])
+            .arg(&script)
+            .args(&args)
             .arg(&shot)
             .current_dir(root.join("web"))
             .stdout(std::process::Stdio::piped())
@@ -45,6 +43,12 @@ async fn browse(url: String, mode: &str) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// Runs the player script on `url`; returns its JSON report.
+async fn browse(url: String, mode: &str) -> Value {
+    let name = mode.replace(':', "-") + "-" + &url.len().to_string();
+    run_script("watch.mjs", vec![url, mode.to_owned()], name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,6 +129,35 @@ async fn signed_channels_in_chromium() {
     )
     .await;
     assert_eq!(r["ok"], true, "{r}");
+    pusher.kill().ok();
+    pusher.wait().ok();
+    node.stop().await;
+}
+
+/// The console: an admin signs in and the dashboard shows the live channel with its thumbnail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_dashboard_shows_live_channels() {
+    let node = TestNode::start_with(|s| {
+        s.admin_password = Some("a long admin password".to_owned());
+    })
+    .await;
+    let mut pusher = push_looped(&node, "cam");
+    wait_ok(&node.url("/live/cam/index.m3u8"), Duration::from_secs(20)).await;
+    let r = run_script(
+        "console.mjs",
+        vec![
+            node.http.clone(),
+            "admin@localhost".into(),
+            "a long admin password".into(),
+            "cam".into(),
+        ],
+        "console-dashboard".into(),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["thumbnailWidth"], 320, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("320×240"), "{r}");
+    assert!(r["who"].as_str().unwrap().contains("admin"), "{r}");
     pusher.kill().ok();
     pusher.wait().ok();
     node.stop().await;
