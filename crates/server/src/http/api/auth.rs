@@ -66,6 +66,26 @@ fn accepted(status: &'static str) -> Response {
     (StatusCode::ACCEPTED, axum::Json(Accepted { status })).into_response()
 }
 
+/// Audits a successful action of a signed-in caller.
+pub(crate) async fn audit_ok(
+    sys: &System,
+    caller: &crate::http::caller::Caller,
+    action: &str,
+    target: Option<(&str, &str)>,
+    detail: Option<&str>,
+) {
+    audit(
+        sys,
+        Some(&caller.user),
+        action,
+        target,
+        &caller.ip_text(),
+        AuditResult::Ok,
+        detail,
+    )
+    .await;
+}
+
 pub(crate) async fn audit(
     sys: &System,
     actor: Option<&User>,
@@ -544,13 +564,11 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Respons
     if let Some(sid) = caller.session_id() {
         sys.db.revoke_session(caller.id(), sid).await?;
     }
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.logout",
         Some(("user", caller.id())),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;

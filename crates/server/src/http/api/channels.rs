@@ -11,11 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit;
+use super::auth::audit_ok;
 use super::extract::{Body, Query};
 use super::validate::Check;
 use crate::db::Page;
-use crate::db::audit::AuditResult;
 use crate::db::channels::{Channel, ChannelChanges, Visibility};
 use crate::http::caller::Caller;
 use crate::http::problem::ProblemBody;
@@ -213,13 +212,11 @@ async fn create_channel(
             .await?
             .unwrap_or(channel);
     }
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "channel.create",
         Some(("channel", &channel.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&channel.slug),
     )
     .await;
@@ -334,16 +331,7 @@ async fn update_channel(
         sys.live.kick_channel(&cur.slug, "channel_renamed");
     }
     sys.playback_grants.forget_channel(&channel.id);
-    audit(
-        sys,
-        Some(&caller.user),
-        "channel.update",
-        Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
-        None,
-    )
-    .await;
+    audit_ok(sys, &caller, "channel.update", Some(("channel", &id)), None).await;
     Ok(Json(view(sys, channel)))
 }
 
@@ -360,13 +348,11 @@ async fn delete_channel(
     sys.live.kick_channel(&channel.slug, "channel_deleted");
     sys.db.delete_channel(&id).await?;
     sys.channels.invalidate(&channel.slug);
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "channel.delete",
         Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&channel.slug),
     )
     .await;
@@ -404,13 +390,11 @@ async fn ban_channel(
         .ok_or_else(|| Problem::not_found("no such channel"))?;
     sys.channels.invalidate(&channel.slug);
     sys.live.kick_channel(&channel.slug, "banned");
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "channel.ban",
         Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&reason),
     )
     .await;
@@ -433,16 +417,7 @@ async fn resume_channel(
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
     sys.channels.invalidate(&channel.slug);
-    audit(
-        sys,
-        Some(&caller.user),
-        "channel.resume",
-        Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
-        None,
-    )
-    .await;
+    audit_ok(sys, &caller, "channel.resume", Some(("channel", &id)), None).await;
     Ok(Json(view(sys, channel)))
 }
 
@@ -459,16 +434,7 @@ async fn kick_channel(
     if !sys.live.kick_channel(&channel.slug, "kicked") {
         return Err(Problem::conflict("the channel is not live on this node"));
     }
-    audit(
-        sys,
-        Some(&caller.user),
-        "channel.kick",
-        Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
-        None,
-    )
-    .await;
+    audit_ok(sys, &caller, "channel.kick", Some(("channel", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -506,13 +472,11 @@ async fn add_grant(
         return Err(Problem::not_found("no such user"));
     }
     sys.db.grant_channel(&id, &user_id).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "channel.grant",
         Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&user_id),
     )
     .await;
@@ -535,13 +499,11 @@ async fn remove_grant(
     sys.db.bump_playback_epoch(&id).await?;
     sys.channels.invalidate(&channel.slug);
     sys.playback_grants.forget_channel(&id);
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "channel.revoke_grant",
         Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&user_id),
     )
     .await;
@@ -680,13 +642,11 @@ async fn playback_url(
             }
             _ => return Err(Problem::field("format", "must be token or alibaba")),
         };
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "channel.playback_url",
         Some(("channel", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;

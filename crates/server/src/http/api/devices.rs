@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit;
+use super::auth::{audit, audit_ok};
 use super::channels::managed;
 use super::extract::{Body, Query};
 use super::validate::Check;
@@ -226,13 +226,11 @@ async fn create_device(
             &secret::visible_prefix(&key),
         )
         .await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "device.create",
         Some(("device", &device.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -341,16 +339,7 @@ async fn delete_device(
     managed_device(sys, &caller, &id).await?;
     sys.db.delete_device(&id).await?;
     sys.live.kick_device(&id, "device_deleted");
-    audit(
-        sys,
-        Some(&caller.user),
-        "device.delete",
-        Some(("device", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
-        None,
-    )
-    .await;
+    audit_ok(sys, &caller, "device.delete", Some(("device", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -382,13 +371,11 @@ async fn rotate_key(
     if b.kick {
         sys.live.kick_device(&id, "key_rotated");
     }
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "device.rotate_key",
         Some(("device", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         b.kick.then_some("kicked"),
     )
     .await;
@@ -408,15 +395,6 @@ async fn kick_device(
     if !sys.live.kick_device(&id, "kicked") {
         return Err(Problem::conflict("the device is not live on this node"));
     }
-    audit(
-        sys,
-        Some(&caller.user),
-        "device.kick",
-        Some(("device", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
-        None,
-    )
-    .await;
+    audit_ok(sys, &caller, "device.kick", Some(("device", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{PROBLEM_LOCKED, audit, check_totp};
+use super::auth::{PROBLEM_LOCKED, audit, audit_ok, check_totp};
 use super::extract::Body;
 use super::validate::Check;
 use crate::db::audit::AuditResult;
@@ -86,13 +86,11 @@ async fn update_me(
         sys.db
             .revoke_all_sessions(caller.id(), caller.session_id())
             .await?;
-        audit(
+        audit_ok(
             sys,
-            Some(&caller.user),
+            &caller,
             "user.password_change",
             Some(("user", caller.id())),
-            &caller.ip_text(),
-            AuditResult::Ok,
             None,
         )
         .await;
@@ -256,13 +254,11 @@ async fn totp_enable(
         .await?
         .and_then(|u| u.totp_last_step);
     sys.db.set_totp(caller.id(), Some(&pending), step).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.totp_enable",
         Some(("user", caller.id())),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -287,13 +283,11 @@ async fn totp_disable(
     check_current_password(sys, &caller, &b.current_password, "user.totp_disable").await?;
     check_totp(sys, &caller.user, &secret, &b.code).await?;
     sys.db.set_totp(caller.id(), None, None).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.totp_disable",
         Some(("user", caller.id())),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -377,13 +371,11 @@ async fn revoke_all_sessions(
     };
     let mut revoked = sys.db.revoke_all_sessions(caller.id(), keep).await?;
     revoked += sys.db.revoke_all_api_tokens(caller.id()).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.revoke_all_sessions",
         Some(("user", caller.id())),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -466,13 +458,11 @@ async fn create_token(
             expires_at,
         )
         .await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "token.create",
         Some(("token", &info.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -489,16 +479,7 @@ async fn revoke_token(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     if sys.db.revoke_api_token(caller.id(), &id).await? {
-        audit(
-            sys,
-            Some(&caller.user),
-            "token.revoke",
-            Some(("token", &id)),
-            &caller.ip_text(),
-            AuditResult::Ok,
-            None,
-        )
-        .await;
+        audit_ok(sys, &caller, "token.revoke", Some(("token", &id)), None).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found("no such token"))

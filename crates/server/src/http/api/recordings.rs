@@ -12,10 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit;
+use super::auth::audit_ok;
 use super::extract::{Body as JsonBody, Query};
 use crate::db::Page;
-use crate::db::audit::AuditResult;
 use crate::db::recordings::Recording;
 use crate::http::caller::Caller;
 use crate::http::problem::ProblemBody;
@@ -125,13 +124,11 @@ async fn delete_recording(
         .await
         .map_err(|e| Problem::internal(&e))?;
     sys.db.delete_recording(&id).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "recording.delete",
         Some(("recording", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&rec.prefix),
     )
     .await;

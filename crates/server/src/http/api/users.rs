@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit;
+use super::auth::{audit, audit_ok};
 use super::extract::{Body, Query};
 use super::validate::{Check, MAX_NAME_LEN};
 use crate::db::audit::AuditResult;
@@ -120,13 +120,11 @@ async fn create_user(
             email_verified: true,
         })
         .await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.create",
         Some(("user", &user.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&format!("role={}", user.role.as_str())),
     )
     .await;
@@ -306,13 +304,11 @@ async fn reset_password(
     };
     sys.db.revoke_all_sessions(&user.id, keep).await?;
     sys.db.revoke_all_api_tokens(&user.id).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.password_set",
         Some(("user", &user.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -333,13 +329,11 @@ async fn clear_totp(
     let user = existing(sys, &id).await?;
     let was_on = user.totp_secret.is_some();
     sys.db.set_totp(&user.id, None, None).await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "user.totp_clear",
         Some(("user", &user.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(if was_on { "was on" } else { "was off" }),
     )
     .await;

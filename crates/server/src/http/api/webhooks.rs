@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit;
+use super::auth::{audit, audit_ok};
 use super::extract::{Body, Query};
 use super::validate::Check;
 use crate::db::Page;
@@ -154,13 +154,11 @@ async fn create_webhook(
         .db
         .create_webhook(caller.id(), &b.url, &key, &events)
         .await?;
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "webhook.create",
         Some(("webhook", &webhook.id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         None,
     )
     .await;
@@ -257,16 +255,7 @@ async fn delete_webhook(
     if !sys.db.delete_webhook(&id).await? {
         return Err(Problem::not_found("no such webhook"));
     }
-    audit(
-        sys,
-        Some(&caller.user),
-        "webhook.delete",
-        Some(("webhook", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
-        None,
-    )
-    .await;
+    audit_ok(sys, &caller, "webhook.delete", Some(("webhook", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -397,13 +386,11 @@ async fn test_webhook(
             "the webhook queue is full; try again shortly",
         ));
     }
-    audit(
+    audit_ok(
         sys,
-        Some(&caller.user),
+        &caller,
         "webhook.test",
         Some(("webhook", &id)),
-        &caller.ip_text(),
-        AuditResult::Ok,
         Some(&kind),
     )
     .await;
