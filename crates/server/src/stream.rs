@@ -120,6 +120,9 @@ pub struct Stream {
     control: Mutex<Control>,
     /// When the thumbnail was last attempted, and the latest one (see `thumbnails`).
     thumbnail: Mutex<(Option<Instant>, Option<bytes::Bytes>)>,
+    /// The stored playlist as last read for time-shift playlists, and when: shared by every
+    /// DVR viewer for a second instead of one store read per playlist request.
+    pub dvr_stored: Mutex<Option<(Instant, Arc<str>)>>,
 }
 
 impl Stream {
@@ -303,6 +306,7 @@ impl Registry {
                 started_at: SystemTime::now(),
             }),
             thumbnail: Mutex::new((None, None)),
+            dvr_stored: Mutex::new(None),
         })
     }
 

@@ -242,6 +242,10 @@ async fn from_store(
     }
 }
 
+/// How long a read of the stored playlist serves time-shift playlists (the store rewrites it
+/// once per segment; segments not stored yet come from the memory window anyway).
+const DVR_STORED_TTL: Duration = Duration::from_secs(1);
+
 /// The time-shift playlist: what the store holds of this stream life within the DVR window,
 /// followed by the complete segments of the memory window that are not stored yet. URIs are
 /// the live ones; objects that left the memory window are served from the store.
@@ -255,12 +259,25 @@ async fn dvr_playlist(state: &AppState, stream: &Arc<Stream>) -> Result<Playlist
         layout::prefix(&stream.channel, &stream.sid),
         layout::PLAYLIST
     );
-    let stored = match state.store.get(&key).await {
-        Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
-        Ok(None) => String::new(),
-        Err(e) => {
-            tracing::warn!(error = %e, "time-shift playlist: the store is not reachable");
-            String::new()
+    let cached = stream
+        .dvr_stored
+        .lock()
+        .as_ref()
+        .filter(|(at, _)| at.elapsed() < DVR_STORED_TTL)
+        .map(|(_, t)| t.clone());
+    let stored: std::sync::Arc<str> = match cached {
+        Some(t) => t,
+        None => {
+            let text: std::sync::Arc<str> = match state.store.get(&key).await {
+                Ok(Some(b)) => String::from_utf8_lossy(&b).into(),
+                Ok(None) => "".into(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "time-shift playlist: the store is not reachable");
+                    "".into()
+                }
+            };
+            *stream.dvr_stored.lock() = Some((std::time::Instant::now(), text.clone()));
+            text
         }
     };
     let text = {
