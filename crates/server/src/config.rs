@@ -137,6 +137,10 @@ pub struct ServeArgs {
     /// [default: none: /metrics is open; firewall it].
     #[arg(long, env = "ONAIR_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Serve the web console and player from this directory (a `web/dist` build) instead of
+    /// the copy embedded in the binary, for console development [default: embedded].
+    #[arg(long, env = "ONAIR_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// E-mail of the admin created on first start [default: admin@localhost].
     #[arg(long, env = "ONAIR_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -195,6 +199,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     pub storage: crate::store::StorageSettings,
     pub dvr_window: Duration,
+    /// Web assets from disk instead of the embedded build.
+    pub web_dir: Option<PathBuf>,
     /// Rate limits and lockout (not settable from the command line).
     pub limits: crate::system::LimitSettings,
 }
@@ -360,6 +366,11 @@ impl ServeArgs {
             admin_email: pick!(admin_email, "admin@localhost".to_owned()).to_ascii_lowercase(),
             admin_password: opt!(admin_password),
             metrics_token: opt!(metrics_token),
+            web_dir: self
+                .web_dir
+                .clone()
+                .or(file.web_dir.clone())
+                .filter(|p| !p.as_os_str().is_empty()),
             dvr_window: secs("dvr-window", pick!(dvr_window, 7200.0), 0.0, 30.0 * 86400.0)?,
             storage: self
                 .storage

@@ -256,6 +256,8 @@ impl Server {
             max_block: Duration::from_secs(10),
             sys: sys.clone(),
             store: storage.store().clone(),
+            storage: storage.clone(),
+            started: std::time::SystemTime::now(),
         };
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         match &settings.tls {

@@ -1,5 +1,6 @@
 //! `onair`: the OnAir node's command line.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -27,6 +28,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Manage users from the command line (operators; works with the node running).
     User(UserArgs),
+    /// Print the REST API's OpenAPI document (what `/api/openapi.json` serves), e.g. to
+    /// generate a client: the console's is generated from it (`npm --prefix web run gen-api`).
+    Openapi,
 }
 
 #[derive(Args)]
@@ -78,6 +82,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::User(args) => user(args),
+        Command::Openapi => {
+            let doc = onair_server::http::api::openapi()
+                .to_pretty_json()
+                .context("encoding the OpenAPI document")?;
+            // A closed pipe (`onair openapi | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{doc}");
+            Ok(())
+        }
     }
 }
 

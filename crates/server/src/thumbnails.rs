@@ -125,12 +125,21 @@ pub async fn render(tracks: &Tracks, frame: &Frame) -> Result<Bytes, ThumbnailEr
     Ok(Bytes::from(jpeg))
 }
 
+/// Whether live thumbnails are being made (set once `run` has looked for ffmpeg).
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this node makes live thumbnails (false until the ffmpeg check has passed).
+pub fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Refreshes the thumbnails of live streams until `shutdown`.
 pub async fn run(registry: Arc<Registry>, store: Store, shutdown: CancellationToken) {
     if !ffmpeg_available().await {
         tracing::warn!("ffmpeg is not installed: live thumbnails are off");
         return;
     }
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut tick = tokio::time::interval(CHECK_EVERY);
     loop {
         tokio::select! {

@@ -5,45 +5,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::api::{channel_with_device, user};
+use common::browser::run_script;
 use common::*;
 use onair_server::db::users::Role;
 use onair_server::security::signed_url;
 use serde_json::{Value, json};
-
-/// Runs `web/tests/{script}` with `args` (a screenshot path is appended); returns its JSON
-/// report.
-async fn run_script(script: &str, args: Vec<String>, shot_name: String) -> Value {
-    let root = workspace();
-    let shots = root.join("target/browser-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let shot = shots.join(format!("{shot_name}.png"));
-    let script = root.join("web/tests").join(script);
-    let out = tokio::task::spawn_blocking(move || {
-        let child = Command::new("node")
-            .arg(&script)
-            .args(&args)
-            .arg(&shot)
-            .current_dir(root.join("web"))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("node must be installed (the test command sets up web/)");
-        wait_child(child, Duration::from_secs(90))
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
-        panic!(
-            "browser script: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 /// Runs the player script on `url`; returns its JSON report.
 async fn browse(url: String, mode: &str) -> Value {

@@ -38,6 +38,10 @@ pub struct AppState {
     pub sys: Arc<crate::system::System>,
     /// The object store recordings are served from.
     pub store: crate::store::Store,
+    /// The write path to the store (its spool's fill shows in the node status).
+    pub storage: Arc<crate::store::sink::Storage>,
+    /// When this node started.
+    pub started: std::time::SystemTime,
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle.

@@ -1,9 +1,14 @@
 //! The web player and console, embedded in the binary (see `build.rs`): `/watch/{channel}` and
-//! `/embed/{channel}` (the LL-HLS player), `/` (the console), `/assets/*` (hashed, immutable).
+//! `/embed/{channel}` (the LL-HLS player), `/` and `/console/*` (the console, a single page
+//! that routes in the browser), `/assets/*` (hashed, immutable). With `--web-dir` the same
+//! files are read from disk on every request instead (console development without rebuilding
+//! the binary).
+
+use std::borrow::Cow;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -16,9 +21,20 @@ const NOT_BUILT: &str = "<!doctype html><title>OnAir</title><p>The web player an
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { page("/index.html") }))
-        .route("/watch/{channel}", get(|| async { page("/watch.html") }))
-        .route("/embed/{channel}", get(|| async { page("/watch.html") }))
+        .route("/", get(|s: State<AppState>| page(s, "/index.html")))
+        .route("/console", get(|s: State<AppState>| page(s, "/index.html")))
+        .route(
+            "/console/{*rest}",
+            get(|s: State<AppState>| page(s, "/index.html")),
+        )
+        .route(
+            "/watch/{channel}",
+            get(|s: State<AppState>| page(s, "/watch.html")),
+        )
+        .route(
+            "/embed/{channel}",
+            get(|s: State<AppState>| page(s, "/watch.html")),
+        )
         .route("/assets/{file}", get(asset))
 }
 
@@ -34,12 +50,33 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-fn find(path: &str) -> Option<&'static [u8]> {
-    WEB_ASSETS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+/// The bytes of `path` (`/index.html`, `/assets/x.js`): from `--web-dir` when set, else
+/// embedded.
+async fn find(state: &AppState, path: &str) -> Option<Cow<'static, [u8]>> {
+    match &state.sys.settings.web_dir {
+        Some(dir) => {
+            // `path` is one of ours or `/assets/{file}` with `file` a single path segment.
+            if path.contains("..") {
+                return None;
+            }
+            tokio::fs::read(dir.join(path.trim_start_matches('/')))
+                .await
+                .ok()
+                .map(Cow::Owned)
+        }
+        None => WEB_ASSETS
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, b)| Cow::Borrowed(*b)),
+    }
 }
 
-fn respond(path: &str, bytes: &'static [u8], cache: &'static str) -> Response {
-    let mut res = Response::new(Body::from(bytes));
+fn respond(path: &str, bytes: Cow<'static, [u8]>, cache: &'static str) -> Response {
+    let body = match bytes {
+        Cow::Borrowed(b) => Body::from(b),
+        Cow::Owned(v) => Body::from(v),
+    };
+    let mut res = Response::new(body);
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -53,17 +90,26 @@ fn respond(path: &str, bytes: &'static [u8], cache: &'static str) -> Response {
     res
 }
 
-fn page(path: &str) -> Response {
-    match find(path) {
+async fn page(State(state): State<AppState>, path: &'static str) -> Response {
+    match find(&state, path).await {
         // Pages name hashed assets: they must be revalidated, the assets never.
         Some(b) => respond(path, b, "no-cache"),
-        None => respond(".html", NOT_BUILT.as_bytes(), "no-cache"),
+        None => respond(".html", Cow::Borrowed(NOT_BUILT.as_bytes()), "no-cache"),
     }
 }
 
-async fn asset(Path(file): Path<String>) -> Result<Response, Problem> {
+async fn asset(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, Problem> {
     let path = format!("/assets/{file}");
-    find(&path)
-        .map(|b| respond(&path, b, "public, max-age=31536000, immutable"))
+    let cache = if state.sys.settings.web_dir.is_some() {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    find(&state, &path)
+        .await
+        .map(|b| respond(&path, b, cache))
         .ok_or_else(|| Problem::not_found("no such asset"))
 }

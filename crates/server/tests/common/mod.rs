@@ -27,6 +27,7 @@ macro_rules! on_both {
 }
 
 pub mod api;
+pub mod browser;
 pub mod db;
 pub mod playlist;
 pub mod s3;

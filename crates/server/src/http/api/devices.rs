@@ -168,7 +168,8 @@ pub struct DeviceWithKey {
     pub publish_url: String,
 }
 
-fn rtmp_base(sys: &System) -> String {
+/// `rtmp://HOST:PORT/APP`: where encoders publish (the host of `--public-url`).
+pub(crate) fn rtmp_base(sys: &System) -> String {
     let host = sys
         .settings
         .public_url

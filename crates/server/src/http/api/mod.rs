@@ -9,6 +9,7 @@ mod channels;
 mod devices;
 pub mod extract;
 mod me;
+mod node;
 mod publish_sessions;
 mod recordings;
 pub mod streams;
@@ -42,6 +43,7 @@ pub use streams::append_stream_metrics;
         (name = "audit", description = "Audit log"),
         (name = "recordings", description = "Stored streams: VOD playback and MP4 download"),
         (name = "webhooks", description = "Webhook endpoints and deliveries"),
+        (name = "node", description = "This node: where to publish, and its status (admin)"),
     )
 )]
 struct ApiDoc;
@@ -79,6 +81,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::router())
         .merge(webhooks::router())
         .merge(publish_sessions::router())
+        .merge(node::router())
         .split_for_parts()
 }
 

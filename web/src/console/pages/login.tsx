@@ -1,0 +1,58 @@
+// Sign-in, with the authenticator-code step when the account has two-factor authentication.
+import { useState } from "preact/hooks";
+import { api, call } from "../../api/client";
+import { navigate } from "../router";
+import { refreshMe } from "../session";
+import { ErrorText, Page, formValues, message } from "../ui";
+
+export function Login() {
+  const [needCode, setNeedCode] = useState(false);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    const v = formValues(e);
+    setBusy(true);
+    setError("");
+    try {
+      await call(
+        api.POST("/api/v1/auth/login", {
+          body: { email: v.email, password: v.password, ...(v.totp_code ? { totp_code: v.totp_code } : {}) },
+        }),
+      );
+      await refreshMe();
+      const next = new URLSearchParams(location.search).get("next");
+      navigate(next && next.startsWith("/console") ? next : "/console", true);
+    } catch (err) {
+      const type = String((err as { problem?: { type?: string } }).problem?.type ?? "");
+      if (type.includes("mfa") || type.includes("totp")) setNeedCode(true);
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Page title="Sign in">
+      <form id="login" onSubmit={submit}>
+        <label>
+          E-mail <input name="email" type="email" autocomplete="username" required />
+        </label>
+        <label>
+          Password <input name="password" type="password" autocomplete="current-password" required />
+        </label>
+        {needCode && (
+          <label id="totp-row">
+            Authenticator code
+            <input name="totp_code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" autoFocus />
+          </label>
+        )}
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+        <ErrorText error={error} />
+      </form>
+      <p>
+        <a href="/console/signup">Create an account</a> · <a href="/console/reset">Forgot your password?</a>
+      </p>
+    </Page>
+  );
+}
