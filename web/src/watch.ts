@@ -38,7 +38,15 @@ async function probe(): Promise<"ok" | "retry" | "stop"> {
     show("error", "The server cannot be reached. Retrying…");
     return "retry";
   }
-  if (res.ok) return "ok";
+  if (res.ok) {
+    // An ended broadcast is still served for a while, its media playlist closed with
+    // EXT-X-ENDLIST: that is "offline" for a live player, not something to play again.
+    if (await ended(await res.text())) {
+      show("offline", `${channel} is offline: the broadcast has ended. This page will start playing when it goes live again.`);
+      return "retry";
+    }
+    return "ok";
+  }
   let detail = "";
   try {
     detail = (await res.json()).detail ?? "";
@@ -70,6 +78,18 @@ async function probe(): Promise<"ok" | "retry" | "stop"> {
   return "retry";
 }
 
+/** Whether the first media playlist of `multivariant` has ended (EXT-X-ENDLIST). */
+async function ended(multivariant: string): Promise<boolean> {
+  const uri = multivariant.split("\n").map((l) => l.trim()).find((l) => l && !l.startsWith("#"));
+  if (!uri) return false;
+  try {
+    const res = await fetch(new URL(uri, new URL(source, location.href)), { credentials: "same-origin", cache: "no-store" });
+    return res.ok && (await res.text()).includes("#EXT-X-ENDLIST");
+  } catch {
+    return false;
+  }
+}
+
 function fmtBitrate(bps: number): string {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mbit/s` : `${Math.round(bps / 1e3)} kbit/s`;
 }
@@ -95,11 +115,13 @@ function startHls() {
   hls.on(Hls.Events.FRAG_BUFFERED, () => {
     if (onair.state !== "playing") show("playing", "Live");
   });
+  hls.on(Hls.Events.LEVEL_UPDATED, (_e, data) => {
+    // The publisher stopped and the stream ended: say so and wait for the next broadcast.
+    if (!data.details.live) stopAndProbe();
+  });
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (!data.fatal) return;
-    hls.destroy();
-    onair.hls = null;
-    void loop(); // find out why (ended, kicked, link expired…) and retry when it makes sense
+    stopAndProbe(); // find out why (ended, kicked, link expired…) and retry when it makes sense
   });
   quality.onchange = () => { hls.currentLevel = Number(quality.value); };
   hls.loadSource(source);
@@ -115,6 +137,13 @@ setInterval(() => {
   const level = hls.levels[hls.currentLevel];
   (document.getElementById("bitrate") as HTMLElement).textContent = level ? fmtBitrate(level.bitrate) : "–";
 }, 500);
+
+function stopAndProbe() {
+  if (!onair.hls) return;
+  onair.hls.destroy();
+  onair.hls = null;
+  void loop();
+}
 
 async function loop() {
   for (;;) {

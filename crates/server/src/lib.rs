@@ -167,9 +167,11 @@ impl Server {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let live = Arc::new(LivePublishers::default());
-        // Links in mail name the port actually bound (the configured one may be 0).
+        // Links in mail and the publish URLs the API hands out name the ports actually bound
+        // (the configured ones may be 0).
         let mut settings = settings;
         settings.http_listen = http_addr;
+        settings.rtmp_listen = rtmp_addr;
         let sys = System::new(db, settings.clone(), registry.clone(), live.clone()).await?;
         let recorder = Arc::new(recordings::Recorder {
             sys: sys.clone(),

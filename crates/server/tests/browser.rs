@@ -1,7 +1,8 @@
-//! The player in real headless Chromium (Debian's `chromium`, driven by playwright-core from
-//! `web/tests/watch.mjs`): a live channel plays with hls.js in low-latency mode at the source's
-//! size and a live latency under 3 s on loopback; offline, unauthorized and expired links are
-//! explained. Screenshots of failures go to `target/browser-screenshots/`.
+//! The player and the console in real headless Chromium (Debian's `chromium`, driven by
+//! playwright-core from `web/tests/*.mjs`): a live channel plays with hls.js in low-latency mode
+//! at the source's size and a live latency under 3 s on loopback; offline, unauthorized and
+//! expired links are explained; a broadcaster goes live from the console. Screenshots of
+//! failures (the page, and the main console pages) go to `target/browser-screenshots/`.
 
 mod common;
 
@@ -44,15 +45,17 @@ async fn the_player_plays_live_in_chromium() {
     node.stop().await;
 }
 
+/// A private channel: a logged-out visitor is not authorized, a signed link plays, an expired
+/// one is explained as expired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_channels_in_chromium() {
+async fn private_channels_and_signed_links_in_chromium() {
     let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
     let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
     let (channel_id, _, key) = channel_with_device(&owner, "vip").await;
     let (s, _) = owner
         .patch(
             &format!("/api/v1/channels/{channel_id}"),
-            json!({"visibility": "signed"}),
+            json!({"visibility": "private"}),
         )
         .await;
     assert_eq!(s, 200);
@@ -103,31 +106,75 @@ async fn signed_channels_in_chromium() {
     node.stop().await;
 }
 
-/// The console: an admin signs in and the dashboard shows the live channel with its thumbnail.
+/// The broadcaster's path through the console (`web/tests/scenario.mjs`): a new admin signs
+/// in, creates a channel, registers a device and copies its key; ffmpeg publishes with the
+/// Server and key the page shows; the dashboard shows the channel live with its thumbnail and
+/// chart; `/watch/{channel}` plays in low-latency mode at the source's size with a live latency
+/// under 3 s; rotating the key kicks the publisher and the player and device page show offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_dashboard_shows_live_channels() {
+async fn the_broadcaster_goes_live_from_the_console() {
     let node = TestNode::start_with(|s| {
+        keyed(s);
         s.admin_password = Some("a long admin password".to_owned());
     })
     .await;
-    let mut pusher = push_looped(&node, "cam");
-    wait_ok(&node.url("/live/cam/index.m3u8"), Duration::from_secs(20)).await;
+    let fixture = workspace().join("testdata/live_h264_aac.flv");
     let r = run_script(
-        "console.mjs",
+        "scenario.mjs",
         vec![
             node.http.clone(),
             "admin@localhost".into(),
             "a long admin password".into(),
-            "cam".into(),
+            fixture.display().to_string(),
         ],
-        "console-dashboard".into(),
+        "console-scenario".into(),
     )
     .await;
     assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(r["thumbnailWidth"], 320, "{r}");
-    assert!(r["text"].as_str().unwrap().contains("320×240"), "{r}");
     assert!(r["who"].as_str().unwrap().contains("admin"), "{r}");
-    pusher.kill().ok();
-    pusher.wait().ok();
+    assert_eq!(r["keyCopied"], true, "the Copy button copies the key: {r}");
+    let rtmp_port = node.rtmp.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(
+        r["server"],
+        format!("rtmp://localhost:{rtmp_port}/live"),
+        "{r}"
+    );
+    // Dashboard: live, thumbnail at the source's width, a chart fed by the event stream, and
+    // nobody counted as watching before the player opened (thumbnails are not viewers).
+    assert_eq!(r["badge"], "live", "{r}");
+    assert_eq!(r["thumbnailWidth"], 320, "{r}");
+    assert!(r["chartSamples"].as_u64().unwrap() >= 3, "{r}");
+    let card = r["cardText"].as_str().unwrap();
+    assert!(card.contains("320×240"), "{r}");
+    assert!(card.contains("0 watching"), "{r}");
+    // The player.
+    let w = &r["watch"];
+    assert_eq!(w["state"], "playing", "{r}");
+    assert_eq!(w["videoWidth"], 320, "{r}");
+    assert_eq!(w["videoHeight"], 240, "{r}");
+    assert_eq!(w["lowLatencyMode"], true, "{r}");
+    let latency = w["latency"].as_f64().unwrap_or(f64::MAX);
+    assert!(latency < 3.0, "live latency {latency} s: {r}");
+    // The device page showed the live publisher; rotating the key kicked it.
+    let status = r["deviceStatus"].as_str().unwrap();
+    assert!(status.contains("320×240") && status.contains("avc1"), "{r}");
+    assert_eq!(r["newKeyDiffers"], true, "{r}");
+    assert_eq!(r["publisherKicked"], true, "{r}");
+    assert_eq!(r["watchAfterRotate"]["state"], "offline", "{r}");
+    // The server agrees: the stream is no longer live.
+    let streams = reqwest::get(node.url("/api/v1/streams"))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(
+        streams["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] != "live"),
+        "{streams}"
+    );
     node.stop().await;
 }

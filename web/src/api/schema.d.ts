@@ -1095,6 +1095,8 @@ export interface components {
             allow_signup: boolean;
             /** @description This node's name (`--node-name`). */
             name: string;
+            /** Format: int64 */
+            part_duration_ms: number;
             /** @description The public base URL of the HTTP origin, when configured (`--public-url`). */
             public_url?: string | null;
             /**
@@ -1104,6 +1106,12 @@ export interface components {
             publish_auth: string;
             /** @description Where encoders publish: `rtmp://HOST:PORT/APP`; the stream key is the stream name. */
             rtmp_url: string;
+            /**
+             * Format: int64
+             * @description Default segment and part durations of channels that do not set their own (encoders
+             *     should send a keyframe at least this often).
+             */
+            segment_duration_ms: number;
             /** @description The `onair` version. */
             version: string;
         };

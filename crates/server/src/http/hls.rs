@@ -122,9 +122,12 @@ async fn serve(
     } else {
         Protocol::LlHls
     };
-    stream
-        .viewers
-        .touch(protocol, peer.ip(), headers, access.session());
+    // A thumbnail is a look at the stream (the console's dashboard), not a viewer.
+    if segs != ["thumbnail.jpg"] {
+        stream
+            .viewers
+            .touch(protocol, peer.ip(), headers, access.session());
+    }
     // Relative URIs in a playlist resolve against its directory (signatures cover full paths).
     let dir = uri.path().rsplit_once('/').map_or("/", |(d, _)| d);
     let dir = format!("{dir}/");

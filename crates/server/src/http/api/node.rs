@@ -38,6 +38,10 @@ pub struct NodeInfo {
     public_url: Option<String>,
     /// Whether anyone may sign up.
     allow_signup: bool,
+    /// Default segment and part durations of channels that do not set their own (encoders
+    /// should send a keyframe at least this often).
+    segment_duration_ms: u64,
+    part_duration_ms: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -84,6 +88,8 @@ async fn node_info(State(state): State<AppState>, _caller: Caller) -> Json<NodeI
         },
         public_url: s.public_url.clone(),
         allow_signup: s.allow_signup,
+        segment_duration_ms: s.segment_duration.as_millis() as u64,
+        part_duration_ms: s.part_duration.as_millis() as u64,
     })
 }
 
