@@ -1,18 +1,6 @@
 // Administration (admins): users, the audit log, webhooks and their deliveries, node status.
-import { Page } from "../ui";
-
-export function AdminUsers() {
-  return <Page title="Users">{null}</Page>;
-}
-export function AdminAudit() {
-  return <Page title="Audit log">{null}</Page>;
-}
-export function AdminWebhooks() {
-  return <Page title="Webhooks">{null}</Page>;
-}
-export function AdminWebhook({ id }: { id: string }) {
-  return <Page title={`Webhook ${id}`}>{null}</Page>;
-}
-export function AdminNode() {
-  return <Page title="Server">{null}</Page>;
-}
+// One file per concept in `admin/`; the console's routes import them from here.
+export { AdminUsers } from "./admin/users";
+export { AdminAudit } from "./admin/audit";
+export { AdminWebhooks, AdminWebhook } from "./admin/webhooks";
+export { AdminNode } from "./admin/node";
