@@ -118,7 +118,9 @@ function App() {
     return () => window.removeEventListener("onair:signed-out", on);
   }, []);
   useEffect(() => {
-    if (me === null && found && !found.r.public) {
+    // Judge the address as it is now: signing out navigates to the sign-in page itself.
+    const now = routes.find((r) => match(r.path, location.pathname === "/" ? "/console" : location.pathname));
+    if (me === null && now && !now.public) {
       navigate(`/console/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
     }
   }, [me, found?.r.path]);

@@ -25,7 +25,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
 
 export function message(e: unknown): string {
   if (e instanceof ApiError) {
-    const fields = e.problem.errors?.map((f) => `${f.field}: ${f.message}`).join("; ");
+    // The detail of a validation problem usually names its fields already.
+    const missing = (e.problem.errors ?? []).filter((f) => !e.message.includes(f.message));
+    const fields = missing.map((f) => `${f.field}: ${f.message}`).join("; ");
     return fields ? `${e.message} (${fields})` : e.message;
   }
   return e instanceof Error ? e.message : String(e);

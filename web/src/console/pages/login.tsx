@@ -21,7 +21,8 @@ export function Login() {
       );
       await refreshMe();
       const next = new URLSearchParams(location.search).get("next");
-      navigate(next && next.startsWith("/console") ? next : "/console", true);
+      const safe = next && next.startsWith("/console") && !next.startsWith("/console/login");
+      navigate(safe ? next : "/console", true);
     } catch (err) {
       const type = String((err as { problem?: { type?: string } }).problem?.type ?? "");
       if (type.includes("mfa") || type.includes("totp")) setNeedCode(true);
