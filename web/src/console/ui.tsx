@@ -140,3 +140,48 @@ export function formValues(e: Event): Record<string, string> {
   new FormData(e.target as HTMLFormElement).forEach((v, k) => (out[k] = String(v)));
   return out;
 }
+
+/** The problem's per-field messages (`errors` of a 422), by field name. */
+export function fieldErrors(e: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (e instanceof ApiError) e.problem.errors?.forEach((f) => (out[f.field] = out[f.field] ? `${out[f.field]}; ${f.message}` : f.message));
+  return out;
+}
+
+/** The message for one form field, under it. */
+export function FieldError({ errors, field }: { errors: Record<string, string>; field: string }) {
+  return errors[field] ? (
+    <span class="error field-error" data-field-error={field}>
+      {errors[field]}
+    </span>
+  ) : null;
+}
+
+/** Unix milliseconds as local date and time. */
+export function fmtMs(ms?: number | null): string {
+  return ms ? new Date(ms).toLocaleString() : "—";
+}
+
+/** [`useAction`] for a form: a 422's field messages go next to their fields (`fields`). */
+export function useFormAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const run = useCallback(async (f: () => Promise<unknown>) => {
+    setBusy(true);
+    setError("");
+    setFields({});
+    try {
+      await f();
+      return true;
+    } catch (e) {
+      const byField = fieldErrors(e);
+      setFields(byField);
+      setError(Object.keys(byField).length ? "Please correct the marked fields." : message(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, fields, run, setError, setFields };
+}
