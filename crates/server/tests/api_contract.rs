@@ -1,6 +1,7 @@
 //! The OpenAPI document against the live routes: every documented operation is routed (no
 //! fallback 404, no 405), answers bogus input with a client error in problem+json (never a
 //! server error), and list responses carry the properties the document marks required.
+//! The console's generated API client matches the document.
 
 mod common;
 
@@ -140,4 +141,39 @@ async fn documented_routes_are_live_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documented_routes_are_live_postgres() {
     walk(Backend::Postgres).await;
+}
+
+/// The console's typed client (`web/src/api/schema.d.ts`) is generated from this server's
+/// OpenAPI document by openapi-typescript; regenerating it must give the committed file, so
+/// the console cannot call an undocumented or changed API (`tsc` then checks every call).
+#[test]
+fn the_console_client_is_generated_from_the_openapi_document() {
+    let root = workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("openapi.json");
+    let out = dir.path().join("schema.d.ts");
+    std::fs::write(
+        &doc,
+        onair_server::http::api::openapi().to_pretty_json().unwrap() + "\n",
+    )
+    .unwrap();
+    let run = std::process::Command::new("node")
+        .arg(root.join("web/node_modules/openapi-typescript/bin/cli.js"))
+        .arg(&doc)
+        .arg("-o")
+        .arg(&out)
+        .current_dir(root.join("web"))
+        .output()
+        .expect("node must be installed (the test command sets up web/)");
+    assert!(
+        run.status.success(),
+        "openapi-typescript: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let fresh = std::fs::read_to_string(&out).unwrap();
+    let committed = std::fs::read_to_string(root.join("web/src/api/schema.d.ts")).unwrap();
+    assert!(
+        fresh == committed,
+        "web/src/api/schema.d.ts is out of date: run `npm --prefix web run gen-api` and commit it"
+    );
 }

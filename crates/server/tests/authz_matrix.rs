@@ -73,6 +73,9 @@ fn policy() -> HashMap<&'static str, &'static [Who]> {
         ("PATCH /api/v1/users/{id}", ADMIN),
         ("POST /api/v1/users/{id}/reset-password", ADMIN),
         ("POST /api/v1/users/{id}/clear-totp", ADMIN),
+        // Where to publish is for every signed-in user; the node's status for admins.
+        ("GET /api/v1/node", SIGNED_IN),
+        ("GET /api/v1/node/status", ADMIN),
         // Lists show the caller's own rows (checked below not to leak the owner's).
         ("GET /api/v1/audit", SIGNED_IN),
         ("GET /api/v1/channels", SIGNED_IN),
