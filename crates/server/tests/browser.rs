@@ -178,3 +178,83 @@ async fn the_broadcaster_goes_live_from_the_console() {
     );
     node.stop().await;
 }
+
+/// A private, recording channel from its owner's console (`web/tests/channel_vod.mjs`): the
+/// encoder panel, a signed link that plays logged out (and nothing without it), disconnecting
+/// the publisher, then the recording on the recordings page: thumbnail, duration, size, played
+/// in the page, downloaded as MP4, retention saved, deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_and_recordings_pages_in_chromium() {
+    let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "show").await;
+    let (s, _) = owner
+        .patch(
+            &format!("/api/v1/channels/{channel_id}"),
+            json!({"visibility": "private", "record": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut pusher = push_looped(&node, &key);
+    let (s, urls) = owner
+        .post(
+            &format!("/api/v1/channels/{channel_id}/playback-url"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let query = urls["query"].as_str().unwrap().to_owned();
+    wait_ok(
+        &node.url(&format!("/live/show/index.m3u8?{query}")),
+        Duration::from_secs(20),
+    )
+    .await;
+    // A few segments and a thumbnail (the first comes within ~1 s of going live).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = run_script(
+        "channel_vod.mjs",
+        vec![
+            node.http.clone(),
+            "owner@example.com".into(),
+            "correct horse battery staple".into(),
+            channel_id.clone(),
+            "show".into(),
+        ],
+        "console-channel-vod".into(),
+    )
+    .await;
+    pusher.kill().ok();
+    pusher.wait().ok();
+    assert_eq!(r["ok"], true, "{r}");
+    let rtmp_port = node.rtmp.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(r["server"], format!("rtmp://localhost:{rtmp_port}/live"));
+    assert!(
+        r["signedWatch"]
+            .as_str()
+            .unwrap()
+            .contains("/watch/show?token="),
+        "{r}"
+    );
+    assert!(
+        r["signedEmbed"]
+            .as_str()
+            .unwrap()
+            .contains("/embed/show?token="),
+        "{r}"
+    );
+    assert_eq!(r["signedPlays"]["videoWidth"], 320, "{r}");
+    assert_eq!(r["unsignedState"], "unauthorized", "{r}");
+    assert_eq!(r["thumbnailWidth"], 320, "{r}");
+    assert_eq!(r["vodWidth"], 320, "{r}");
+    assert_eq!(r["download"]["status"], 200, "{r}");
+    assert_eq!(r["download"]["type"], "video/mp4", "{r}");
+    assert_eq!(r["download"]["box"], "ftyp", "{r}");
+    assert!(r["download"]["bytes"].as_u64().unwrap() > 10_000, "{r}");
+    // What the pages did, as the API sees it.
+    let (_, ch) = owner.get(&format!("/api/v1/channels/{channel_id}")).await;
+    assert_eq!(ch["retention_days"], 7, "{ch}");
+    let id = r["recordingId"].as_str().unwrap();
+    let (s, _) = owner.get(&format!("/api/v1/recordings/{id}")).await;
+    assert_eq!(s, 404, "the recording was deleted");
+    node.stop().await;
+}

@@ -316,7 +316,8 @@ function Encoder({ c }: { c: Channel }) {
  * (re-rendering the forms would reset what the user is typing). */
 function LivePanel({ c }: { c: Channel }) {
   const live = useLive();
-  const stream = live.streams.find((s) => s.channel === c.slug);
+  // An ended stream is still served for a while (late viewers finish it): not live.
+  const stream = live.streams.find((s) => s.channel === c.slug && s.state !== "ended");
   if (!stream) {
     return (
       <p id="live-state">

@@ -48,7 +48,10 @@ function StreamCard({ s, samples }: { s: StreamInfo; samples: Sample[] }) {
 }
 
 export function Dashboard() {
-  const { streams, history } = useLive();
+  const live = useLive();
+  const history = live.history;
+  // Ended streams are still served for a while, but they are not "live now".
+  const streams = live.streams.filter((s) => s.state !== "ended");
   return (
     <Page title="Dashboard">
       <h3>Live now</h3>
