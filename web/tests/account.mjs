@@ -8,7 +8,7 @@
 // Mailed links name the node's public URL; they are opened on BASE with the same path and
 // query. Prints one JSON report as its last line; exits 0 when the scenario passed.
 import { createHmac } from "node:crypto";
-import { chromium } from "playwright-core";
+import { failureShots, launch } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const screenshot = args.pop();
@@ -226,12 +226,7 @@ const scenarios = {
 };
 
 let result = { ok: false };
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  timeout: LIMIT_MS,
-});
+const browser = await launch();
 const page = await browser.newPage();
 page.setDefaultTimeout(LIMIT_MS);
 if (process.env.DEBUG) {
@@ -246,7 +241,7 @@ try {
 } catch (e) {
   result = { ok: false, mode, error: String(e), url: page.url() };
 }
-if (!result.ok && screenshot) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+if (!result.ok) await failureShots(page, base, screenshot);
 console.log(JSON.stringify(result));
 await browser.close();
 process.exit(result.ok ? 0 : 1);

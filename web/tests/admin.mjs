@@ -5,7 +5,7 @@
 // delivery in the log; reads the server page.
 //   node web/tests/admin.mjs BASE_URL EMAIL PASSWORD RECEIVER_URL SCREENSHOT
 // Prints one JSON report as the last line; exits 0 when every step passed.
-import { chromium } from "playwright-core";
+import { failureShots, launch } from "./lib.mjs";
 
 const [base, email, password, receiver, screenshot] = process.argv.slice(2);
 const WAIT_MS = 15_000;
@@ -18,7 +18,7 @@ let browser;
 let page;
 
 async function finish() {
-  if (!result.ok && screenshot && page) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+  if (!result.ok && page) await failureShots(page, base, screenshot);
   console.log(JSON.stringify(result));
   await browser?.close().catch(() => {});
   process.exit(result.ok ? 0 : 1);
@@ -49,11 +49,7 @@ async function auditByAction(action) {
 }
 
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launch();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(WAIT_MS);
   page.setDefaultNavigationTimeout(WAIT_MS);

@@ -94,6 +94,8 @@ try {
   const t0 = await watch.evaluate(() => document.querySelector("video").currentTime);
   // Let hls.js settle on the live edge (it starts a little behind and catches up).
   await watch.waitForFunction((t) => document.querySelector("video").currentTime > t + 4, t0, { timeout: LIMIT });
+  // hls.js in low-latency mode moves to its target latency (about three parts) by itself.
+  await watch.waitForFunction(() => window.onair?.hls?.latency < 3, null, { timeout: 15_000 }).catch(() => {});
   report.watch = await watch.evaluate(() => {
     const v = document.querySelector("video");
     const o = window.onair;

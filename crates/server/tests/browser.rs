@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::api::{channel_with_device, user};
-use common::browser::run_script;
+use common::browser::{one_at_a_time, run_script};
 use common::*;
 use onair_server::db::users::Role;
 use onair_server::security::signed_url;
@@ -23,6 +23,7 @@ async fn browse(url: String, mode: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_player_plays_live_in_chromium() {
+    let _turn = one_at_a_time().await;
     let node = TestNode::start().await;
     let mut pusher = push_looped(&node, "cam");
     wait_ok(&node.url("/live/cam/index.m3u8"), Duration::from_secs(20)).await;
@@ -49,6 +50,7 @@ async fn the_player_plays_live_in_chromium() {
 /// one is explained as expired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_channels_and_signed_links_in_chromium() {
+    let _turn = one_at_a_time().await;
     let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
     let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
     let (channel_id, _, key) = channel_with_device(&owner, "vip").await;
@@ -113,6 +115,7 @@ async fn private_channels_and_signed_links_in_chromium() {
 /// under 3 s; rotating the key kicks the publisher and the player and device page show offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_broadcaster_goes_live_from_the_console() {
+    let _turn = one_at_a_time().await;
     let node = TestNode::start_with(|s| {
         keyed(s);
         s.admin_password = Some("a long admin password".to_owned());
@@ -185,6 +188,7 @@ async fn the_broadcaster_goes_live_from_the_console() {
 /// in the page, downloaded as MP4, retention saved, deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_and_recordings_pages_in_chromium() {
+    let _turn = one_at_a_time().await;
     let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
     let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
     let (channel_id, _, key) = channel_with_device(&owner, "show").await;

@@ -133,7 +133,9 @@ export function fmtTime(iso?: string | null): string {
   return isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
-/** Form values as strings. */
+/** Form values as strings. Forms are uncontrolled (`defaultValue`, `defaultChecked`, `selected`
+ * options): a re-render from a live update or a finished load must not reset what the user is
+ * typing, which a `value` prop would. */
 export function formValues(e: Event): Record<string, string> {
   e.preventDefault();
   const out: Record<string, string> = {};

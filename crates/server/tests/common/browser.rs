@@ -39,3 +39,10 @@ pub async fn run_script(script: &str, args: Vec<String>, shot_name: String) -> V
         )
     })
 }
+
+/// Browser tests in one test binary take turns: two Chromiums, two ffmpegs and a node on a
+/// 2-core machine would measure the machine, not the player's live latency.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}

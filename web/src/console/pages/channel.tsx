@@ -50,31 +50,33 @@ function Settings({ c, saved }: { c: Channel; saved: () => void }) {
     <form id="channel-settings" class="panel" onSubmit={submit}>
       <h3>Settings</h3>
       <label>
-        Title <input name="title" value={c.title} required />
+        Title <input name="title" defaultValue={c.title} required />
       </label>
       <label>
-        Name in URLs (slug) <input name="slug" value={c.slug} required />
+        Name in URLs (slug) <input name="slug" defaultValue={c.slug} required />
         <span class="muted">Renaming ends a live stream and every signed link.</span>
       </label>
       <label>
         Who may watch
-        <select name="visibility" value={c.visibility}>
+        <select name="visibility">
           {VISIBILITIES.map((v) => (
-            <option value={v.value}>{v.text}</option>
+            <option value={v.value} selected={v.value === c.visibility}>
+              {v.text}
+            </option>
           ))}
         </select>
       </label>
       <label class="check">
-        <input type="checkbox" name="record" checked={c.record} /> Record broadcasts (VOD)
+        <input type="checkbox" name="record" defaultChecked={c.record} /> Record broadcasts (VOD)
       </label>
       <label>
-        Keep recordings for (days; empty: forever) <input name="retention_days" type="number" min="1" value={c.retention_days ?? ""} />
+        Keep recordings for (days; empty: forever) <input name="retention_days" type="number" min="1" defaultValue={c.retention_days ?? ""} />
       </label>
       <label>
-        Segment duration (ms; empty: node default) <input name="segment_duration_ms" type="number" min="500" step="100" value={c.segment_duration_ms ?? ""} />
+        Segment duration (ms; empty: node default) <input name="segment_duration_ms" type="number" min="500" step="100" defaultValue={c.segment_duration_ms ?? ""} />
       </label>
       <label>
-        LL-HLS part duration (ms; empty: node default) <input name="part_duration_ms" type="number" min="50" step="10" value={c.part_duration_ms ?? ""} />
+        LL-HLS part duration (ms; empty: node default) <input name="part_duration_ms" type="number" min="50" step="10" defaultValue={c.part_duration_ms ?? ""} />
       </label>
       <button type="submit" disabled={act.busy}>
         Save

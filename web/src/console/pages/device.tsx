@@ -74,21 +74,25 @@ function Edit({ d, channels, saved }: { d: DeviceView; channels: Schemas["Channe
     <form id="device-edit" class="panel" onSubmit={submit}>
       <h3>Settings</h3>
       <label>
-        Name <input name="name" value={d.name} required maxLength={100} />
+        Name <input name="name" defaultValue={d.name} required maxLength={100} />
       </label>
       <label>
         Kind
-        <select name="kind" value={d.kind}>
+        <select name="kind">
           {KINDS.map((k) => (
-            <option value={k}>{k}</option>
+            <option value={k} selected={k === d.kind}>
+              {k}
+            </option>
           ))}
         </select>
       </label>
       <label>
         Channel
-        <select name="channel_id" value={d.channel_id}>
+        <select name="channel_id">
           {channels.map((c) => (
-            <option value={c.id}>{c.title}</option>
+            <option value={c.id} selected={c.id === d.channel_id}>
+              {c.title}
+            </option>
           ))}
         </select>
       </label>

@@ -150,10 +150,10 @@ function Retention({ c, saved }: { c: ChannelView; saved: () => void }) {
   return (
     <form id="retention" class="inline panel" onSubmit={submit}>
       <label class="check">
-        <input type="checkbox" name="record" checked={c.record} /> Record {c.title}
+        <input type="checkbox" name="record" defaultChecked={c.record} /> Record {c.title}
       </label>
       <label>
-        Keep recordings for (days; empty: forever) <input name="retention_days" type="number" min="1" value={c.retention_days ?? ""} />
+        Keep recordings for (days; empty: forever) <input name="retention_days" type="number" min="1" defaultValue={c.retention_days ?? ""} />
       </label>
       <button type="submit" disabled={act.busy}>
         Save
