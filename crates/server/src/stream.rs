@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use onair_media::{Frame, Tracks};
@@ -53,10 +53,13 @@ pub struct StreamStats {
     pub llhls_requests: AtomicU64,
     /// Measured rates, updated by the ingest driver about once a second.
     pub ingest_bitrate: AtomicU64,
-    /// Frames per second × 1000.
+    /// Frames per second × 1000, in media time (the frames' timestamps, not their arrival: a
+    /// late or bursty publisher does not change the stream's frame rate).
     pub fps_milli: AtomicU64,
-    /// Last measurement: (when, ingest bytes, video frames).
-    last_sample: Mutex<Option<(Instant, u64, u64)>>,
+    /// Decode timestamp of the latest video frame, in `onair_media::TIMESCALE` ticks.
+    pub video_dts: AtomicI64,
+    /// Last measurement: (when, ingest bytes, video frames, video DTS).
+    last_sample: Mutex<Option<(Instant, u64, u64, i64)>>,
 }
 
 impl StreamStats {
@@ -334,19 +337,27 @@ impl Registry {
             let st = &s.stats;
             let bytes = st.ingest_bytes.load(Ordering::Relaxed);
             let frames = st.video_frames.load(Ordering::Relaxed);
+            let dts = st.video_dts.load(Ordering::Relaxed);
             let mut last = st.last_sample.lock();
-            if let Some((t, b, f)) = *last {
+            if let Some((t, b, f, d)) = *last {
                 let dt = now.duration_since(t).as_secs_f64();
                 if dt > 0.05 {
                     st.ingest_bitrate
                         .store(((bytes - b) as f64 * 8.0 / dt) as u64, Ordering::Relaxed);
+                }
+                // Frames over the media time they span (a new publish restarts timestamps:
+                // skip that sample).
+                let media = (dts - d) as f64 / f64::from(onair_media::TIMESCALE);
+                if media > 0.05 && frames > f {
                     st.fps_milli.store(
-                        ((frames - f) as f64 * 1000.0 / dt) as u64,
+                        ((frames - f) as f64 * 1000.0 / media) as u64,
                         Ordering::Relaxed,
                     );
+                } else if frames == f {
+                    st.fps_milli.store(0, Ordering::Relaxed);
                 }
             }
-            *last = Some((now, bytes, frames));
+            *last = Some((now, bytes, frames, dts));
         }
     }
 
@@ -399,11 +410,11 @@ impl Publisher {
     /// A frame from the publisher.
     pub fn push(&self, frame: Frame) {
         match &frame {
-            Frame::Video(_) => self
-                .stream
-                .stats
-                .video_frames
-                .fetch_add(1, Ordering::Relaxed),
+            Frame::Video(v) => {
+                let st = &self.stream.stats;
+                st.video_dts.store(v.dts, Ordering::Relaxed);
+                st.video_frames.fetch_add(1, Ordering::Relaxed)
+            }
             Frame::Audio(_) => self
                 .stream
                 .stats
@@ -451,5 +462,50 @@ impl Drop for Publisher {
                 c.publisher_addr = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use onair_media::{TIMESCALE, VideoFrame};
+
+    /// The frame rate is the frames' own (timestamps), not their arrival rate: 50 frames 40 ms
+    /// apart that arrive in one burst are 25 fps, not 500.
+    #[test]
+    fn frame_rate_is_measured_in_media_time() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let registry = Registry::new(StreamConfig {
+            packager: PackagerConfig {
+                segment_target: Duration::from_secs(1),
+                part_target: Duration::from_millis(200),
+            },
+            window_segments: 30,
+            unpublish_grace: Duration::ZERO,
+            ended_retention: Duration::from_secs(60),
+        });
+        let p = registry.start_publish("m", "x".into()).unwrap();
+        let t0 = Instant::now();
+        registry.measure(t0);
+        let tick = i64::from(TIMESCALE) / 25;
+        for i in 1..=50 {
+            p.push(Frame::Video(VideoFrame {
+                dts: i * tick,
+                cts: 0,
+                keyframe: i == 1,
+                data: Bytes::from_static(&[0, 0, 0, 1, 0x65]),
+            }));
+        }
+        registry.measure(t0 + Duration::from_millis(100));
+        let fps = p.stream.stats.fps();
+        assert!((fps - 25.0).abs() < 0.6, "fps {fps}");
+        // No frames since: the stream is not running at its old rate any more.
+        registry.measure(t0 + Duration::from_millis(1100));
+        assert_eq!(p.stream.stats.fps(), 0.0);
     }
 }

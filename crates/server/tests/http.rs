@@ -264,3 +264,55 @@ async fn metrics_can_require_a_token() {
     assert_eq!(right.status(), 200);
     node.stop().await;
 }
+
+/// The console may not be framed by other sites (it acts with the user's session); the player
+/// may (embedding is its purpose). Neither leaks a signed link's token through `Referer`, and
+/// both restrict scripts and connections to this origin. `--web-dir` serves a build from disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_and_player_pages_carry_their_security_headers() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dist.path().join("assets")).unwrap();
+    std::fs::write(dist.path().join("index.html"), "<p>console from disk").unwrap();
+    std::fs::write(dist.path().join("watch.html"), "<p>player from disk").unwrap();
+    std::fs::write(dist.path().join("assets/app-1.js"), "export {}").unwrap();
+    let web_dir = dist.path().to_path_buf();
+    let node = TestNode::start_with(move |s| s.web_dir = Some(web_dir)).await;
+    for path in [
+        "/",
+        "/console",
+        "/console/channels/abc",
+        "/console/verify?token=x",
+    ] {
+        let res = get(&node.url(path)).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let h = res.headers().clone();
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(res.text().await.unwrap(), "<p>console from disk");
+    }
+    for path in ["/watch/cam", "/embed/cam?token=abc"] {
+        let res = get(&node.url(path)).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let h = res.headers().clone();
+        assert!(h.get("x-frame-options").is_none(), "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(!csp.contains("frame-ancestors"), "{path}: {csp}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(res.text().await.unwrap(), "<p>player from disk");
+    }
+    let res = get(&node.url("/assets/app-1.js")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        get(&node.url("/assets/..%2Findex.html")).await.status(),
+        404
+    );
+    assert_eq!(get(&node.url("/assets/missing.js")).await.status(), 404);
+    node.stop().await;
+}

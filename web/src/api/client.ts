@@ -50,7 +50,11 @@ export async function call<T>(
   const r = await request;
   if (!r.response.ok) {
     const problem = (r.error && typeof r.error === "object" ? r.error : {}) as Problem;
-    if (r.response.status === 401) window.dispatchEvent(new CustomEvent("onair:signed-out"));
+    // 401 means the session is gone, except for a wrong two-factor code (the session is
+    // fine, only the code was wrong).
+    if (r.response.status === 401 && !String(problem.type ?? "").includes("mfa-required")) {
+      window.dispatchEvent(new CustomEvent("onair:signed-out"));
+    }
     throw new ApiError(r.response.status, problem);
   }
   return r.data as T;

@@ -90,12 +90,44 @@ fn respond(path: &str, bytes: Cow<'static, [u8]>, cache: &'static str) -> Respon
     res
 }
 
+/// Content-Security-Policy of the pages: scripts, styles and connections only from this
+/// origin (hls.js runs its demuxer in a `blob:` worker and plays through `blob:` media source
+/// URLs; inline `style` attributes are used for small layout touches).
+macro_rules! csp {
+    () => {
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    };
+}
+/// The player is made to be embedded (`/embed/{channel}` in any site's iframe).
+const CSP_PLAYER: &str = csp!();
+/// The console acts with the signed-in user's session: no other site may frame it.
+const CSP_CONSOLE: &str = concat!(csp!(), "; frame-ancestors 'none'");
+
 async fn page(State(state): State<AppState>, path: &'static str) -> Response {
-    match find(&state, path).await {
+    let mut res = match find(&state, path).await {
         // Pages name hashed assets: they must be revalidated, the assets never.
         Some(b) => respond(path, b, "no-cache"),
         None => respond(".html", Cow::Borrowed(NOT_BUILT.as_bytes()), "no-cache"),
+    };
+    let h = res.headers_mut();
+    // Signed links carry their token in the page's address: never send it elsewhere.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if path == "/watch.html" {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP_PLAYER),
+        );
+    } else {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP_CONSOLE),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
+    res
 }
 
 async fn asset(

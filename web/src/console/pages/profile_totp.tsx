@@ -2,27 +2,9 @@
 // leaves the page) and as text, a first code turns it on; a code and the password turn it off.
 import qrcode from "qrcode-generator";
 import { useMemo, useState } from "preact/hooks";
-import { api, ApiError, type Problem, type Schemas } from "../../api/client";
+import { api, call, type Schemas } from "../../api/client";
 import { refreshMe, type Me } from "../session";
 import { Copyable, ErrorText, FieldError, formValues, useFormAction } from "../ui";
-
-const MFA_PROBLEM = "mfa-required";
-
-/**
- * Like `call`, but a 401 for a wrong two-factor code does not sign the console out: the
- * session is fine, only the code was wrong.
- */
-async function callTotp<T>(request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const r = await request;
-  if (!r.response.ok) {
-    const problem = (r.error && typeof r.error === "object" ? r.error : {}) as Problem;
-    if (r.response.status === 401 && !String(problem.type ?? "").includes(MFA_PROBLEM)) {
-      window.dispatchEvent(new CustomEvent("onair:signed-out"));
-    }
-    throw new ApiError(r.response.status, problem);
-  }
-  return r.data as T;
-}
 
 /** A QR code of `text` as SVG, one path of dark modules inside a 4-module quiet zone. */
 function QrCode({ text }: { text: string }) {
@@ -63,7 +45,7 @@ function Setup() {
   const begin = (e: Event) => {
     const v = formValues(e);
     void start.run(async () => {
-      const s = await callTotp(api.POST("/api/v1/me/totp/setup", { body: { current_password: v.current_password } }));
+      const s = await call(api.POST("/api/v1/me/totp/setup", { body: { current_password: v.current_password } }));
       setSetup({ ...s, password: v.current_password });
     });
   };
@@ -71,7 +53,7 @@ function Setup() {
     const v = formValues(e);
     if (!setup) return;
     void confirm.run(async () => {
-      await callTotp(api.POST("/api/v1/me/totp/enable", { body: { code: v.code.trim(), current_password: setup.password } }));
+      await call(api.POST("/api/v1/me/totp/enable", { body: { code: v.code.trim(), current_password: setup.password } }));
       setSetup(null);
       await refreshMe();
     });
@@ -122,7 +104,7 @@ function Disable() {
   const submit = (e: Event) => {
     const v = formValues(e);
     void run(async () => {
-      await callTotp(api.POST("/api/v1/me/totp/disable", { body: { code: v.code.trim(), current_password: v.current_password } }));
+      await call(api.POST("/api/v1/me/totp/disable", { body: { code: v.code.trim(), current_password: v.current_password } }));
       await refreshMe();
     });
   };
