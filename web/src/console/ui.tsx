@@ -161,7 +161,9 @@ export function FieldError({ errors, field }: { errors: Record<string, string>; 
 
 /** Unix milliseconds as local date and time. */
 export function fmtMs(ms?: number | null): string {
-  return ms ? new Date(ms).toLocaleString() : "—";
+  if (ms === undefined || ms === null) return "—";
+  const d = new Date(ms);
+  return isNaN(d.getTime()) ? String(ms) : d.toLocaleString();
 }
 
 /** [`useAction`] for a form: a 422's field messages go next to their fields (`fields`). */

@@ -6,7 +6,7 @@ import { api, call, type Schemas } from "../../api/client";
 import { StatsChart } from "../chart";
 import { useLive } from "../live";
 import { navigate } from "../router";
-import { ErrorText, Loading, Page, fmtBitrate, fmtDuration, fmtTime, formValues, useAction, useLoad } from "../ui";
+import { ErrorText, Loading, Page, fmtBitrate, fmtDuration, fmtMs, formValues, useAction, useLoad } from "../ui";
 import { DeviceStatus, KINDS, KeyOnce, type DeviceView, type DeviceWithKey } from "./devices";
 
 /** How often the page asks for the device's live status. */
@@ -46,7 +46,7 @@ function Status({ id, slug, initial }: { id: string; slug: string; initial: Devi
           </>
         )}
         <dt>Last seen</dt>
-        <dd>{d.last_seen_at ? fmtTime(new Date(d.last_seen_at).toISOString()) : "never"}</dd>
+        <dd>{d.last_seen_at ? fmtMs(d.last_seen_at) : "never"}</dd>
         <dt>Last address</dt>
         <dd>{d.last_ip ?? "—"}</dd>
       </dl>

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../api/client";
 import { ConnectEncoder } from "../encoder";
-import { ErrorText, Loading, Page, fmtBitrate, fmtTime, formValues, useAction, useLoad } from "../ui";
+import { ErrorText, Loading, Page, fmtBitrate, fmtMs, formValues, useAction, useLoad } from "../ui";
 import type { ChannelView } from "./channels";
 
 export { DevicePage } from "./device";
@@ -130,7 +130,7 @@ export function Devices() {
                   <td>
                     <code>{d.stream_key_prefix}…</code>
                   </td>
-                  <td>{d.last_seen_at ? fmtTime(new Date(d.last_seen_at).toISOString()) : "never"}</td>
+                  <td>{d.last_seen_at ? fmtMs(d.last_seen_at) : "never"}</td>
                 </tr>
               ))}
             </tbody>

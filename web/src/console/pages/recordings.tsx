@@ -4,7 +4,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type Hls from "hls.js";
 import { api, call, type Schemas } from "../../api/client";
-import { Copyable, ErrorText, Loading, Page, fmtBytes, fmtDuration, fmtTime, formValues, useAction, useLoad } from "../ui";
+import { Copyable, ErrorText, Loading, Page, fmtBytes, fmtDuration, fmtMs, formValues, useAction, useLoad } from "../ui";
+import { PAGE_SIZE, Pager, paged } from "../paging";
 import type { ChannelView } from "./channels";
 
 type Recording = Schemas["Recording"];
@@ -82,7 +83,7 @@ function Row({ r, playing, play, deleted }: { r: Recording; playing: boolean; pl
       <td>
         <b>{r.channel_slug}</b>
         <br />
-        <span class="muted">{fmtTime(new Date(r.started_at).toISOString())}</span>
+        <span class="muted">{fmtMs(r.started_at)}</span>
         <br />
         <span class={`badge ${r.status === "recording" ? "live" : "off"}`}>{r.status}</span>
       </td>
@@ -167,9 +168,15 @@ function Retention({ c, saved }: { c: ChannelView; saved: () => void }) {
 export function Recordings() {
   const channels = useLoad(() => call(api.GET("/api/v1/channels", { params: { query: { limit: 200 } } })));
   const [channelId, setChannelId] = useState<string>(new URLSearchParams(location.search).get("channel") ?? "");
+  const [offset, setOffset] = useState(0);
   const list = useLoad(
-    () => call(api.GET("/api/v1/recordings", { params: { query: { limit: 100, ...(channelId ? { channel_id: channelId } : {}) } } })),
-    [channelId],
+    () =>
+      call(
+        api.GET("/api/v1/recordings", {
+          params: { query: { limit: PAGE_SIZE + 1, offset, ...(channelId ? { channel_id: channelId } : {}) } },
+        }),
+      ).then((r) => paged(r.items)),
+    [channelId, offset],
   );
   const [playing, setPlaying] = useState<Recording | null>(null);
   const channel = channels.data?.items.find((c) => c.id === channelId);
@@ -183,6 +190,7 @@ export function Recordings() {
           onChange={(e) => {
             const id = (e.target as HTMLSelectElement).value;
             setChannelId(id);
+            setOffset(0);
             history.replaceState(null, "", id ? `?channel=${encodeURIComponent(id)}` : location.pathname);
           }}
         >
@@ -198,6 +206,7 @@ export function Recordings() {
         <p class="muted">Pick a channel to change whether it records and how long recordings are kept.</p>
       )}
       {playing && <Player r={playing} />}
+      <Pager name="recordings" offset={offset} count={list.data?.items.length ?? 0} more={list.data?.more ?? false} go={setOffset} />
       {!list.data ? (
         <Loading error={list.error} />
       ) : list.data.items.length === 0 ? (

@@ -3,14 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { navigate } from "../../router";
 
-/** Rows per page. Lists ask for one more to learn whether a next page exists (the API's lists
- * carry no total). */
-export const PAGE_SIZE = 50;
-
-/** Splits a list fetched with `limit: size + 1` into the page and whether more follow. */
-export function paged<T>(items: T[], size = PAGE_SIZE): { items: T[]; more: boolean } {
-  return { items: items.slice(0, size), more: items.length > size };
-}
+export { PAGE_SIZE, Pager, paged } from "../../paging";
 
 /** The `offset` query parameter (0 when absent or invalid). */
 export function offsetOf(query: URLSearchParams): number {
@@ -28,24 +21,6 @@ export function setQuery(params: Record<string, string | number | undefined | nu
   navigate(location.pathname + (s ? `?${s}` : ""), replace);
 }
 
-/** Previous/next page buttons for a list at `offset`. */
-export function Pager(props: { name: string; offset: number; count: number; more: boolean; size?: number; go: (offset: number) => void }) {
-  const size = props.size ?? PAGE_SIZE;
-  if (props.offset === 0 && !props.more) return null;
-  return (
-    <nav class="pager row" data-pager={props.name}>
-      <button type="button" data-page="prev" disabled={props.offset === 0} onClick={() => props.go(Math.max(0, props.offset - size))}>
-        ← Previous
-      </button>
-      <span class="muted">
-        {props.count ? `${props.offset + 1}–${props.offset + props.count}` : "none"}
-      </span>
-      <button type="button" data-page="next" disabled={!props.more} onClick={() => props.go(props.offset + size)}>
-        Next →
-      </button>
-    </nav>
-  );
-}
 
 /** An inline "are you sure" strip: the action runs only after its confirm button. */
 export function Confirm(props: { name: string; busy?: boolean; onConfirm: () => void; onCancel: () => void; children: ComponentChildren; label?: string }) {
@@ -62,12 +37,7 @@ export function Confirm(props: { name: string; busy?: boolean; onConfirm: () => 
   );
 }
 
-/** A Unix-millisecond time, local. */
-export function fmtMs(ms?: number | null): string {
-  if (ms === undefined || ms === null) return "—";
-  const d = new Date(ms);
-  return isNaN(d.getTime()) ? String(ms) : d.toLocaleString();
-}
+export { fmtMs } from "../../ui";
 
 /** `datetime-local` input value (local time) of a Unix-millisecond time. */
 export function toLocalInput(ms: number | null): string {
