@@ -131,7 +131,7 @@ fn print_banner(server: &Server, settings: &Settings) {
             None => println!("    Password      from ONAIR_ADMIN_PASSWORD"),
         }
         println!(
-            "    Stream key    {}   (shown once: rotate it in the API any time)",
+            "    Stream key    {}   (shown once: rotate it in the console or the API any time)",
             b.stream_key
         );
     }
@@ -156,6 +156,7 @@ fn print_banner(server: &Server, settings: &Settings) {
             println!("  Publish (open publishing, no stream keys): rtmp://{rtmp}/{app}/CHANNEL");
         }
     }
+    println!("  Console: {scheme}://{http}/   (sign in, channels, encoders and their keys, recordings)");
     println!("  Watch:");
     println!("    Player    {scheme}://{http}/watch/{channel}");
     println!("    LL-HLS    {scheme}://{http}/live/{channel}/index.m3u8");
