@@ -156,7 +156,9 @@ fn print_banner(server: &Server, settings: &Settings) {
             println!("  Publish (open publishing, no stream keys): rtmp://{rtmp}/{app}/CHANNEL");
         }
     }
-    println!("  Console: {scheme}://{http}/   (sign in, channels, encoders and their keys, recordings)");
+    println!(
+        "  Console: {scheme}://{http}/   (sign in, channels, encoders and their keys, recordings)"
+    );
     println!("  Watch:");
     println!("    Player    {scheme}://{http}/watch/{channel}");
     println!("    LL-HLS    {scheme}://{http}/live/{channel}/index.m3u8");
