@@ -6,12 +6,16 @@
 //! - [`alibaba`]: Alibaba Cloud CDN URL authentication, type A (`auth_key`; RFC 1321 MD5).
 //! - [`totp`]: RFC 6238 TOTP over RFC 4226 HOTP (HMAC-SHA1), with Google Authenticator's Key
 //!   Uri Format and RFC 4648 §6 base32 secrets.
+//! - [`forwarded`]: the client address behind trusted proxies, from `X-Forwarded-For` (the
+//!   de facto header; RFC 7239 §5.2 describes the same node list for `Forwarded: for=`).
 //!
-//! Each has named `MAX_*` limits on its inputs and returns errors, never panics, on any input
-//! (see the `signed_url_verify`, `alibaba_verify` and `totp_verify` fuzz targets).
+//! Each has named `MAX_*` limits on its inputs and returns errors (or, for `forwarded`, falls
+//! back to the peer address), never panics, on any input (see the `signed_url_verify`,
+//! `alibaba_verify`, `totp_verify` and `forwarded_for` fuzz targets).
 #![forbid(unsafe_code)]
 
 pub mod alibaba;
+pub mod forwarded;
 pub mod signed_url;
 pub mod totp;
 

@@ -137,6 +137,12 @@ pub struct ServeArgs {
     /// [default: none: /metrics is open; firewall it].
     #[arg(long, env = "ONAIR_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Addresses and networks (comma-separated, e.g. `10.0.0.0/8,192.0.2.10`) of our own
+    /// proxies — CDN edges, load balancers — whose `X-Forwarded-For` names the real client, for
+    /// IP-bound signed links, viewer counts, rate limits and the audit log [default: none: the
+    /// TCP peer is the client].
+    #[arg(long, env = "ONAIR_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// Serve the web console and player from this directory (a `web/dist` build) instead of
     /// the copy embedded in the binary, for console development [default: embedded].
     #[arg(long, env = "ONAIR_WEB_DIR")]
@@ -201,6 +207,8 @@ pub struct Settings {
     pub dvr_window: Duration,
     /// Web assets from disk instead of the embedded build.
     pub web_dir: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Rate limits and lockout (not settable from the command line).
     pub limits: crate::system::LimitSettings,
 }
@@ -219,6 +227,23 @@ pub enum ConfigError {
     },
     #[error("invalid setting {name}: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// Comma-separated networks (`10.0.0.0/8`) or addresses (`192.0.2.10`, a network of one).
+fn parse_networks(name: &'static str, text: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{t:?} is not an address or network"),
+                })
+        })
+        .collect()
 }
 
 fn secs(name: &'static str, v: f64, min: f64, max: f64) -> Result<Duration, ConfigError> {
@@ -366,6 +391,10 @@ impl ServeArgs {
             admin_email: pick!(admin_email, "admin@localhost".to_owned()).to_ascii_lowercase(),
             admin_password: opt!(admin_password),
             metrics_token: opt!(metrics_token),
+            trusted_proxies: parse_networks(
+                "trusted-proxies",
+                &opt!(trusted_proxies).unwrap_or_default(),
+            )?,
             web_dir: self
                 .web_dir
                 .clone()
@@ -433,6 +462,37 @@ mod tests {
         assert_eq!(s.http_listen.port(), 8080);
         assert_eq!(s.part_duration, Duration::from_millis(200));
         assert!(!s.webhook_allow_private_targets);
+        assert!(s.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let s = ServeArgs {
+            trusted_proxies: Some("10.0.0.0/8, 192.0.2.10,2001:db8::/32".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let want: Vec<ipnet::IpNet> = ["10.0.0.0/8", "192.0.2.10/32", "2001:db8::/32"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(s.trusted_proxies, want);
+        let bad = ServeArgs {
+            trusted_proxies: Some("10.0.0.0/8,edge.example".into()),
+            ..Default::default()
+        }
+        .resolve();
+        assert!(
+            matches!(
+                bad,
+                Err(ConfigError::Invalid {
+                    name: "trusted-proxies",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
     }
 
     #[test]

@@ -805,3 +805,64 @@ async fn signed_urls_end_when_access_changes() {
     assert_eq!(status(&node.url("/live/a%20b/llhls.m3u8")).await, 404);
     node.stop().await;
 }
+
+/// Behind our own proxies (`--trusted-proxies`), the address their `X-Forwarded-For` names is
+/// the client: a link bound to the viewer's address works through the edge, a client-forged
+/// entry left of it is not believed, and without the setting the header is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_trusted_proxies_the_forwarded_address_is_the_client() {
+    for trusted in [true, false] {
+        let node = TestNode::start_on(Backend::Sqlite, |s| {
+            keyed(s);
+            if trusted {
+                s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+            }
+        })
+        .await;
+        let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+        let (channel_id, _, _) = channel_with_device(&owner, "show").await;
+        let (s, _) = owner
+            .patch(
+                &format!("/api/v1/channels/{channel_id}"),
+                json!({"visibility": "signed"}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let token = signed_url::sign(
+            &node.sys().playback.signed,
+            &signed_url::Grant {
+                scope: "/live/show/".into(),
+                expires: now_unix() + 600,
+                user_id: String::new(),
+                client_ip: Some("203.0.113.7".parse().unwrap()),
+            },
+        )
+        .unwrap();
+        let url = node.url(&format!("/live/show/index.m3u8?token={token}"));
+        let c = reqwest::Client::new();
+        let status = |xff: Option<&'static str>| {
+            let mut r = c.get(&url);
+            if let Some(v) = xff {
+                r = r.header("x-forwarded-for", v);
+            }
+            async move { r.send().await.unwrap().status().as_u16() }
+        };
+        // Authorized but not live is 404; refused is 403.
+        assert_eq!(status(None).await, 403, "trusted={trusted}");
+        let via_edge = status(Some("203.0.113.7")).await;
+        let forged = status(Some("203.0.113.7, 198.51.100.1")).await;
+        let via_two_proxies = status(Some("203.0.113.7, 127.0.0.2")).await;
+        if trusted {
+            assert_eq!(via_edge, 404, "the edge's client is the viewer");
+            assert_eq!(
+                forged, 403,
+                "the proxy saw 198.51.100.1; the rest is the client's"
+            );
+            assert_eq!(via_two_proxies, 404, "both hops are ours");
+        } else {
+            assert_eq!(via_edge, 403, "X-Forwarded-For from anyone is ignored");
+            assert_eq!(via_two_proxies, 403);
+        }
+        node.stop().await;
+    }
+}

@@ -98,7 +98,45 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { Problem::not_found("no such resource") })
         .layer(middleware::from_fn(track_latency))
         .layer(cors)
+        .layer(middleware::from_fn_with_state(state.clone(), real_client))
         .with_state(state)
+}
+
+/// Behind our own proxies (`--trusted-proxies`), the client is the address their
+/// `X-Forwarded-For` names (see `onair_auth::forwarded`): every handler then sees it as the
+/// connection's peer (playback authorization, IP-bound links, viewer counts, rate limits,
+/// audit).
+async fn real_client(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let trusted = &state.sys.settings.trusted_proxies;
+    if !trusted.is_empty()
+        && let Some(axum::extract::ConnectInfo(peer)) = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .copied()
+    {
+        let lines: Vec<&[u8]> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect();
+        let client =
+            onair_auth::forwarded::client_address(peer.ip().to_canonical(), &lines, |ip| {
+                trusted.iter().any(|n| n.contains(&ip))
+            });
+        if client != peer.ip() {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                    client,
+                    peer.port(),
+                )));
+        }
+    }
+    next.run(req).await
 }
 
 async fn healthz() -> impl IntoResponse {
