@@ -8,12 +8,45 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::api::{channel_with_device, user};
+use common::api::{Api, channel_with_device, user};
 use common::browser::{one_at_a_time, run_script};
 use common::*;
 use onair_server::db::users::Role;
 use onair_server::security::signed_url;
 use serde_json::{Value, json};
+
+/// A private channel `slug` of a new broadcaster (`owner@example.com`), live from a looped
+/// ffmpeg publisher: (owner, channel id, publisher, a signed link's query).
+async fn live_private_channel(
+    node: &TestNode,
+    slug: &str,
+    record: bool,
+) -> (Api, String, std::process::Child, String) {
+    let owner = user(node, "owner@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, slug).await;
+    let (s, _) = owner
+        .patch(
+            &format!("/api/v1/channels/{channel_id}"),
+            json!({"visibility": "private", "record": record}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let pusher = push_looped(node, &key);
+    let (s, urls) = owner
+        .post(
+            &format!("/api/v1/channels/{channel_id}/playback-url"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let query = urls["query"].as_str().unwrap().to_owned();
+    wait_ok(
+        &node.url(&format!("/live/{slug}/index.m3u8?{query}")),
+        Duration::from_secs(20),
+    )
+    .await;
+    (owner, channel_id, pusher, query)
+}
 
 /// Runs the player script on `url`; returns its JSON report.
 async fn browse(url: String, mode: &str) -> Value {
@@ -52,29 +85,7 @@ async fn the_player_plays_live_in_chromium() {
 async fn private_channels_and_signed_links_in_chromium() {
     let _turn = one_at_a_time().await;
     let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
-    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
-    let (channel_id, _, key) = channel_with_device(&owner, "vip").await;
-    let (s, _) = owner
-        .patch(
-            &format!("/api/v1/channels/{channel_id}"),
-            json!({"visibility": "private"}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let mut pusher = push_looped(&node, &key);
-    let (s, urls) = owner
-        .post(
-            &format!("/api/v1/channels/{channel_id}/playback-url"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{urls}");
-    let query = urls["query"].as_str().unwrap().to_owned();
-    wait_ok(
-        &node.url(&format!("/live/vip/index.m3u8?{query}")),
-        Duration::from_secs(20),
-    )
-    .await;
+    let (_, _, mut pusher, query) = live_private_channel(&node, "vip", false).await;
     // Logged out, no link: not authorized.
     let r = browse(node.url("/watch/vip"), "state:unauthorized").await;
     assert_eq!(r["ok"], true, "{r}");
@@ -190,29 +201,7 @@ async fn the_broadcaster_goes_live_from_the_console() {
 async fn channel_and_recordings_pages_in_chromium() {
     let _turn = one_at_a_time().await;
     let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
-    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
-    let (channel_id, _, key) = channel_with_device(&owner, "show").await;
-    let (s, _) = owner
-        .patch(
-            &format!("/api/v1/channels/{channel_id}"),
-            json!({"visibility": "private", "record": true}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let mut pusher = push_looped(&node, &key);
-    let (s, urls) = owner
-        .post(
-            &format!("/api/v1/channels/{channel_id}/playback-url"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{urls}");
-    let query = urls["query"].as_str().unwrap().to_owned();
-    wait_ok(
-        &node.url(&format!("/live/show/index.m3u8?{query}")),
-        Duration::from_secs(20),
-    )
-    .await;
+    let (owner, channel_id, mut pusher, _) = live_private_channel(&node, "show", true).await;
     // A few segments and a thumbnail (the first comes within ~1 s of going live).
     tokio::time::sleep(Duration::from_secs(4)).await;
     let r = run_script(
