@@ -353,7 +353,8 @@ export function ChannelPage({ id }: { id: string }) {
       <LivePanel c={c} />
       <Encoder c={c} />
       <Playback c={c} />
-      <Settings key={c.updated_at} c={c} saved={reload} />
+      {/* Keyed by id only: after a save the same (uncontrolled) form stays, with its "Saved." */}
+      <Settings key={c.id} c={c} saved={reload} />
       {c.visibility === "private" && <Grants c={c} />}
       <Moderation c={c} changed={reload} />
     </Page>

@@ -201,7 +201,8 @@ export function Recordings() {
         </select>
       </label>
       {channel ? (
-        <Retention key={`${channel.id}-${channel.updated_at}`} c={channel} saved={channels.reload} />
+        {/* Keyed by id only: after a save the same (uncontrolled) form stays, with its "Saved." */}
+        <Retention key={channel.id} c={channel} saved={channels.reload} />
       ) : (
         <p class="muted">Pick a channel to change whether it records and how long recordings are kept.</p>
       )}
