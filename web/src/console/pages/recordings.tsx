@@ -201,8 +201,7 @@ export function Recordings() {
         </select>
       </label>
       {channel ? (
-        {/* Keyed by id only: after a save the same (uncontrolled) form stays, with its "Saved." */}
-        <Retention key={channel.id} c={channel} saved={channels.reload} />
+        <Retention key={channel.id /* id only: after a save the same form stays, with its "Saved." */} c={channel} saved={channels.reload} />
       ) : (
         <p class="muted">Pick a channel to change whether it records and how long recordings are kept.</p>
       )}
