@@ -562,8 +562,6 @@ mod tests {
     /// segment with both tracks (no restart, no discontinuity) when onMetaData announced both.
     #[test]
     fn tracks_announced_in_metadata_are_awaited() {
-        use crate::packager::PackagerConfig;
-        use crate::stream::{Registry, StreamConfig};
         use onair_media::flv::{FlvReader, TAG_AUDIO, TAG_VIDEO};
         use onair_rtmp::amf0::Value;
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -589,15 +587,7 @@ mod tests {
             .build()
             .unwrap();
         let _guard = rt.enter();
-        let registry = Registry::new(StreamConfig {
-            packager: PackagerConfig {
-                segment_target: Duration::from_secs(1),
-                part_target: Duration::from_millis(200),
-            },
-            window_segments: 30,
-            unpublish_grace: Duration::ZERO,
-            ended_retention: Duration::from_secs(60),
-        });
+        let registry = Registry::for_tests();
         let p = registry.start_publish("m", "x".into()).unwrap();
         let mut m = MediaState::default();
         m.on_metadata(&Value::object([

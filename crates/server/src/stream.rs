@@ -212,6 +212,20 @@ impl Registry {
         })
     }
 
+    /// A registry without storage, 1 s segments and 200 ms parts (unit tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Arc<Self> {
+        Self::new(StreamConfig {
+            packager: PackagerConfig {
+                segment_target: Duration::from_secs(1),
+                part_target: Duration::from_millis(200),
+            },
+            window_segments: 30,
+            unpublish_grace: Duration::ZERO,
+            ended_retention: Duration::from_secs(60),
+        })
+    }
+
     pub fn config(&self) -> &StreamConfig {
         &self.config
     }
@@ -480,15 +494,7 @@ mod tests {
             .build()
             .unwrap();
         let _guard = rt.enter();
-        let registry = Registry::new(StreamConfig {
-            packager: PackagerConfig {
-                segment_target: Duration::from_secs(1),
-                part_target: Duration::from_millis(200),
-            },
-            window_segments: 30,
-            unpublish_grace: Duration::ZERO,
-            ended_retention: Duration::from_secs(60),
-        });
+        let registry = Registry::for_tests();
         let p = registry.start_publish("m", "x".into()).unwrap();
         let t0 = Instant::now();
         registry.measure(t0);
