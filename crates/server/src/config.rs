@@ -52,9 +52,22 @@ pub struct ServeArgs {
     /// Seconds an RTMP client has to complete the handshake [default: 10].
     #[arg(long, env = "ONAIR_RTMP_HANDSHAKE_TIMEOUT")]
     pub rtmp_handshake_timeout: Option<f64>,
-    /// Seconds of silence after which an RTMP connection is closed [default: 30].
+    /// Seconds without audio, video or metadata after which a publishing RTMP connection is
+    /// closed (pings and other control messages do not count) [default: 30].
     #[arg(long, env = "ONAIR_RTMP_IDLE_TIMEOUT")]
     pub rtmp_idle_timeout: Option<f64>,
+    /// Seconds an RTMP connection may go without an accepted publish (from its start, or from
+    /// the end of its last publish) [default: 10].
+    #[arg(long, env = "ONAIR_RTMP_PUBLISH_TIMEOUT")]
+    pub rtmp_publish_timeout: Option<f64>,
+    /// RTMP connections one address (IPv6: one /64) may hold before a publish is accepted;
+    /// more are refused at accept; 0 = no limit [default: 8].
+    #[arg(long, env = "ONAIR_MAX_RTMP_PENDING_PER_IP")]
+    pub max_rtmp_pending_per_ip: Option<usize>,
+    /// Bytes of partly received RTMP messages all connections together may hold; a connection
+    /// that grows past it is closed [default: 268435456 (256 MiB)].
+    #[arg(long, env = "ONAIR_RTMP_BUFFER_BUDGET")]
+    pub rtmp_buffer_budget: Option<usize>,
     /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2) instead of HTTP.
     #[arg(long, env = "ONAIR_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -179,6 +192,10 @@ pub struct Settings {
     pub max_rtmp_connections: usize,
     pub rtmp_handshake_timeout: Duration,
     pub rtmp_idle_timeout: Duration,
+    pub rtmp_publish_timeout: Duration,
+    /// 0: no limit.
+    pub max_rtmp_pending_per_ip: usize,
+    pub rtmp_buffer_budget: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_json: bool,
     /// `None`: SQLite in the data directory.
@@ -436,6 +453,18 @@ impl ServeArgs {
                 0.1,
                 3600.0,
             )?,
+            rtmp_publish_timeout: secs(
+                "rtmp-publish-timeout",
+                pick!(rtmp_publish_timeout, 10.0),
+                0.1,
+                600.0,
+            )?,
+            max_rtmp_pending_per_ip: pick!(
+                max_rtmp_pending_per_ip,
+                crate::ingest::DEFAULT_MAX_PENDING_PER_IP
+            ),
+            rtmp_buffer_budget: pick!(rtmp_buffer_budget, crate::ingest::DEFAULT_BUFFER_BUDGET)
+                .max(onair_rtmp::chunk::MAX_PARTIAL_BYTES),
             tls,
             log_json,
         })

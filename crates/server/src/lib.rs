@@ -12,6 +12,7 @@ pub mod db;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod ingest_limits;
 pub mod mail;
 pub mod packager;
 pub mod playlists;
@@ -247,6 +248,9 @@ impl Server {
                 max_connections: settings.max_rtmp_connections,
                 handshake_timeout: settings.rtmp_handshake_timeout,
                 idle_timeout: settings.rtmp_idle_timeout,
+                publish_timeout: settings.rtmp_publish_timeout,
+                max_pending_per_ip: settings.max_rtmp_pending_per_ip,
+                buffer_budget: settings.rtmp_buffer_budget,
             },
             live,
         ));
