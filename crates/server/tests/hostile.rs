@@ -312,3 +312,70 @@ async fn unauthenticated_peers_cannot_make_the_node_buffer_megabytes() {
     );
     node.stop().await;
 }
+
+/// An RTMP connection from our own client that published `name` (open publishing).
+async fn published(addr: std::net::SocketAddr, name: &str) -> TcpStream {
+    use onair_rtmp::{ClientConfig, ClientEvent, ClientSession};
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    let mut c = ClientSession::new(ClientConfig {
+        app: "live".into(),
+        tc_url: format!("rtmp://{addr}/live"),
+        stream_name: name.into(),
+        chunk_size: 4096,
+    });
+    let mut buf = vec![0u8; 65536];
+    let start = Instant::now();
+    loop {
+        while let Some(out) = c.poll_output() {
+            sock.write_all(&out).await.unwrap();
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "server closed the connection");
+        c.handle_input(&buf[..n]).unwrap();
+        while let Some(e) = c.poll_event() {
+            if e == ClientEvent::Publishing {
+                return sock;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+}
+
+/// Publishers may send frames of megabytes, so a connection may hold up to 16 MiB of a message
+/// being received; `--rtmp-buffer-budget` caps what all of them hold together: the publisher
+/// whose half-sent message pushes the node past it is closed, the others go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rtmp_buffer_budget_closes_the_connection_that_exceeds_it() {
+    let node = TestNode::start_with(|s| s.rtmp_buffer_budget = 16 * 1024 * 1024).await;
+    let addr = node.server.as_ref().unwrap().rtmp_addr;
+    // 7 MiB of an 8 MiB video message, in one chunk that never completes.
+    let mut half_sent = control_message(1, &(8u32 * 1024 * 1024).to_be_bytes());
+    half_sent.extend_from_slice(&[10, 0, 0, 0]);
+    half_sent.extend_from_slice(&(8u32 * 1024 * 1024 - 1).to_be_bytes()[1..]);
+    half_sent.extend_from_slice(&[9, 1, 0, 0, 0]);
+    half_sent.extend_from_slice(&vec![0x17u8; 7 * 1024 * 1024]);
+    let mut held = Vec::new();
+    for name in ["a", "b"] {
+        let mut s = published(addr, name).await;
+        s.write_all(&half_sent).await.unwrap();
+        held.push(s);
+    }
+    // Let the node read both before the third arrives.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut third = published(addr, "c").await;
+    let _ = third.write_all(&half_sent).await;
+    assert!(
+        closed_within(&mut third, Duration::from_secs(5)).await,
+        "the publisher past the budget was not closed"
+    );
+    for s in held.iter_mut() {
+        assert!(
+            !closed_within(s, Duration::from_millis(300)).await,
+            "a publisher within the budget was closed"
+        );
+    }
+    node.stop().await;
+}
