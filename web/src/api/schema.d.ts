@@ -121,7 +121,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a pending viewer account and mails a verification link. */
+        /**
+         * Creates a pending viewer account and mails a verification link. The answer is the same
+         *     whether or not the address has an account (its owner is mailed about the attempt instead),
+         *     and is sent before the address is looked at.
+         */
         post: operations["signup"];
         delete?: never;
         options?: never;

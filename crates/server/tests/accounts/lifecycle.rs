@@ -18,6 +18,8 @@ async fn account_lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    // The account is made after the answer; its link follows it.
+    api.mailed(lower, "Verify").await;
     let user = node.sys().db.user_by_email(email).await.unwrap().unwrap();
     assert_eq!(user.email, lower);
     assert_eq!(user.status.as_str(), "pending");
@@ -40,6 +42,8 @@ async fn account_lifecycle(backend: Backend) {
         again.body,
         json!({"status": "check your e-mail to verify the address"})
     );
+    // The address's owner is told instead (after the answer).
+    api.mailed(lower, "Sign-up attempt").await;
     assert_eq!(
         node.sys().db.count_users().await.unwrap(),
         2,

@@ -81,7 +81,7 @@ async fn update_me(
     if let Some(p) = &b.password {
         let current = b.current_password.as_deref().unwrap_or("");
         check_current_password(sys, &caller, current, "user.password_change").await?;
-        let hash = password::hash(p).await.map_err(|e| Problem::internal(&e))?;
+        let hash = sys.hash_password(p).await.map_err(|e| Problem::internal(&e))?;
         sys.db.set_password_hash(caller.id(), &hash).await?;
         sys.db
             .revoke_all_sessions(caller.id(), caller.session_id())
