@@ -121,7 +121,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a pending viewer account and mails a verification link. */
+        /**
+         * Creates a pending viewer account and mails a verification link. The answer is the same
+         *     whether or not the address has an account (its owner is mailed about the attempt instead),
+         *     and is sent before the address is looked at.
+         */
         post: operations["signup"];
         delete?: never;
         options?: never;
@@ -370,7 +374,12 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Changes the display name and/or password. A password change signs out other sessions. */
+        /**
+         * Changes the display name and/or password. A password change ends every other credential,
+         *     as a password reset does: the other console sessions and all personal access tokens,
+         *     including one making the request (a console session making it stays signed in). The
+         *     answer says how many ended.
+         */
         patch: operations["update_me"];
         trace?: never;
     };
@@ -1392,6 +1401,19 @@ export interface components {
             enabled?: boolean | null;
             events?: string[] | null;
             url?: string | null;
+        };
+        /** @description The user after a change, and what a password change ended. */
+        UpdatedMe: components["schemas"]["UserView"] & {
+            /**
+             * Format: int64
+             * @description With a password change: how many other console sessions were signed out.
+             */
+            revoked_sessions?: number | null;
+            /**
+             * Format: int64
+             * @description With a password change: how many personal access tokens were revoked (all of them).
+             */
+            revoked_tokens?: number | null;
         };
         UserList: {
             items: components["schemas"]["UserView"][];
@@ -2504,7 +2526,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserView"];
+                    "application/json": components["schemas"]["UpdatedMe"];
                 };
             };
             403: {

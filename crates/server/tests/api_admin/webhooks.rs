@@ -575,6 +575,62 @@ async fn webhook_limits(backend: Backend) {
     node.stop().await;
 }
 
+/// The per-user cap holds under concurrent creations: the count and the insert are one step
+/// (a check followed by an insert let every request that counted before the others inserted
+/// through). Two users race at once; each ends with exactly the cap.
+async fn webhook_cap_is_atomic(backend: Backend) {
+    let node = TestNode::start_on(backend, keyed).await;
+    let b1 = person(&node, "one@example.com", Role::Broadcaster).await;
+    let b2 = person(&node, "two@example.com", Role::Broadcaster).await;
+    let cap = 20; // MAX_WEBHOOKS_PER_USER
+    let tries = cap + 12;
+    let mut racing = tokio::task::JoinSet::new();
+    for who in [&b1, &b2] {
+        for n in 0..tries {
+            let (url, auth) = (node.url("/api/v1/webhooks"), who.token.clone());
+            racing.spawn(async move {
+                let Auth::Bearer(t) = auth else {
+                    unreachable!()
+                };
+                let r = client()
+                    .post(url)
+                    .bearer_auth(t)
+                    .json(&json!({ "url": format!("http://localhost:9/hook-{n}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                r.status().as_u16()
+            });
+        }
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = racing.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!(
+        (created, refused),
+        (2 * cap, 2 * (tries - cap)),
+        "{statuses:?}"
+    );
+    for who in [&b1, &b2] {
+        let n = node.sys().db.count_webhooks(&who.id).await.unwrap();
+        assert_eq!(n as usize, cap, "{}", who.email);
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_cap_is_atomic_sqlite() {
+    webhook_cap_is_atomic(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_cap_is_atomic_postgres() {
+    webhook_cap_is_atomic(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn webhook_limits_sqlite() {
     webhook_limits(Backend::Sqlite).await;
