@@ -163,6 +163,8 @@ pub struct System {
     pub channels: crate::channel_cache::ChannelCache,
     /// Recent playback permissions of signed-in callers.
     pub playback_grants: crate::channel_cache::GrantCache,
+    /// Open live statistics streams, under their caps.
+    pub event_subscribers: crate::http::api::streams::EventSubscribers,
     webhooks: Dispatcher,
 }
 
@@ -275,6 +277,7 @@ impl System {
             mailer,
             channels: Default::default(),
             playback_grants: Default::default(),
+            event_subscribers: Default::default(),
             webhooks,
         }))
     }
