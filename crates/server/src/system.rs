@@ -1,7 +1,6 @@
 //! What the management API, publish authorization and playback authorization share: the
 //! database, the live registry, rate limiters, mail, playback signing keys and webhook events.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use crate::db::Db;
 use crate::db::webhooks::NewDelivery;
 use crate::mail::Mailer;
 use crate::publishers::LivePublishers;
-use crate::security::ratelimit::{RateLimit, RateLimiter};
+use crate::security::ratelimit::{AddrLimiter, RateLimit, RateLimiter};
 use crate::security::secret;
 use crate::security::signed_url::SigningKeys;
 use crate::stream::Registry;
@@ -65,9 +64,9 @@ impl Default for LimitSettings {
 }
 
 pub struct Limiters {
-    pub login_ip: RateLimiter<IpAddr>,
-    pub stream_key_ip: RateLimiter<IpAddr>,
-    pub mail_ip: RateLimiter<IpAddr>,
+    pub login_ip: AddrLimiter,
+    pub stream_key_ip: AddrLimiter,
+    pub mail_ip: AddrLimiter,
     /// Webhook test events, by user id.
     pub webhook_test_user: RateLimiter<String>,
     /// Failed logins for addresses without an account: they lock out exactly like real
@@ -165,6 +164,8 @@ pub struct System {
     pub channels: crate::channel_cache::ChannelCache,
     /// Recent playback permissions of signed-in callers.
     pub playback_grants: crate::channel_cache::GrantCache,
+    /// Open live statistics streams, under their caps.
+    pub event_subscribers: crate::http::api::streams::EventSubscribers,
     webhooks: Dispatcher,
     /// Passwords hashed through [`System::hash_password`].
     password_hashes: AtomicU64,
@@ -250,12 +251,12 @@ impl System {
         );
         Ok(Arc::new(Self {
             limiters: Limiters {
-                login_ip: RateLimiter::new(limits.login_per_ip, MAX_LIMITER_KEYS),
-                stream_key_ip: RateLimiter::new(
+                login_ip: AddrLimiter::new(limits.login_per_ip, MAX_LIMITER_KEYS),
+                stream_key_ip: AddrLimiter::new(
                     limits.stream_key_failures_per_ip,
                     MAX_LIMITER_KEYS,
                 ),
-                mail_ip: RateLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
+                mail_ip: AddrLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
                 webhook_test_user: RateLimiter::new(
                     limits.webhook_tests_per_user,
                     MAX_LIMITER_KEYS,
@@ -279,6 +280,7 @@ impl System {
             mailer,
             channels: Default::default(),
             playback_grants: Default::default(),
+            event_subscribers: Default::default(),
             webhooks,
             password_hashes: AtomicU64::new(0),
         }))

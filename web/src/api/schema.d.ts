@@ -692,7 +692,9 @@ export interface paths {
         /**
          * The same list as `GET /api/v1/streams`, pushed every second as server-sent events
          *     (`event: streams`, `data:` the JSON list), so live charts need no polling. The stream ends
-         *     after ten minutes; `EventSource` reconnects.
+         *     after ten minutes; `EventSource` reconnects. One user may hold
+         *     `--max-event-subscribers-per-user` of these streams at once and one address
+         *     `--max-event-subscribers-per-ip`; more are refused with 429.
          */
         get: operations["stream_events"];
         put?: never;
@@ -3185,6 +3187,14 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemBody"];
                 };
             };
         };

@@ -29,13 +29,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 
-use super::caller::{SESSION_COOKIE, authenticate_request, bearer, cookie};
+use super::caller::{authenticate_request, credential_digest};
 use super::{AppState, Problem};
 use crate::config::PublishAuthMode;
 use std::sync::Arc;
 
 use crate::db::channels::{Channel, Visibility};
-use crate::security::secret::{self, MAX_SECRET_LEN};
 use crate::security::{alibaba, signed_url};
 
 /// Problem type URI of refused playback signatures.
@@ -210,10 +209,7 @@ pub async fn authorize_channel(
         Visibility::Authenticated | Visibility::Private => {
             // A viewer fetches several objects a second: a recent "allowed" for the same
             // credential and channel stands for a few seconds (see `GrantCache`).
-            let credential = bearer(req.headers)
-                .or_else(|| cookie(req.headers, SESSION_COOKIE))
-                .filter(|c| c.len() <= MAX_SECRET_LEN)
-                .map(secret::digest);
+            let credential = credential_digest(req.headers);
             if let Some(d) = &credential
                 && sys.playback_grants.allowed(d, &channel.id)
             {

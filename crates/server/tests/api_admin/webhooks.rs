@@ -362,6 +362,13 @@ async fn webhooks_refuse_private_targets(backend: Backend) {
         "http://100.64.0.1/hook".to_owned(),
         format!("http://[::1]:{port}/hook"),
         "http://[::ffff:127.0.0.1]/hook".to_owned(),
+        // IPv6 forms embedding a loopback or metadata IPv4 address: IPv4-translated (SIIT),
+        // IPv4-compatible, NAT64, 6to4, Teredo.
+        "http://[::ffff:0:7f00:1]/".to_owned(),
+        "http://[::127.0.0.1]/hook".to_owned(),
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/".to_owned(),
+        "http://[2002:7f00:1::1]/hook".to_owned(),
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook".to_owned(),
         "http://[fd00::1]/hook".to_owned(),
         "http://[fe80::1]/hook".to_owned(),
     ] {
