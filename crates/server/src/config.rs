@@ -61,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ONAIR_RTMP_PUBLISH_TIMEOUT")]
     pub rtmp_publish_timeout: Option<f64>,
     /// RTMP connections one address (IPv6: one /64) may hold before a publish is accepted;
-    /// more are refused at accept; 0 = no limit [default: 8].
+    /// more are refused at accept; 0 = no limit; `--trusted-proxies` are exempt [default: 8].
     #[arg(long, env = "ONAIR_MAX_RTMP_PENDING_PER_IP")]
     pub max_rtmp_pending_per_ip: Option<usize>,
     /// Bytes of partly received RTMP messages all connections together may hold; a connection

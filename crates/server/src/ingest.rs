@@ -49,6 +49,8 @@ pub struct IngestConfig {
     /// 0: no limit.
     pub max_pending_per_ip: usize,
     pub buffer_budget: usize,
+    /// Exempt from `max_pending_per_ip` (`--trusted-proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub struct Ingest {
@@ -59,7 +61,7 @@ pub struct Ingest {
     pub live: Arc<LivePublishers>,
     /// Registered once: looking a counter up by name on every socket read showed in profiles.
     ingest_bytes: metrics::Counter,
-    pending: Arc<PendingByAddress>,
+    pending: PendingByAddress,
     budget: Arc<BufferBudget>,
 }
 
@@ -74,7 +76,10 @@ impl Ingest {
             registry,
             authorizer,
             ingest_bytes: metrics::counter!("onair_ingest_bytes_total"),
-            pending: PendingByAddress::new(config.max_pending_per_ip),
+            pending: PendingByAddress::new(
+                config.max_pending_per_ip,
+                config.trusted_proxies.clone(),
+            ),
             budget: BufferBudget::new(config.buffer_budget),
             config,
             live,
@@ -131,7 +136,7 @@ impl Ingest {
     ) -> Result<(), ConnectionError> {
         let mut conn = Connection {
             peer,
-            pending: Some(pending),
+            pending,
             publisher: None,
             media: MediaState::default(),
             stop: false,
@@ -419,7 +424,7 @@ impl Ingest {
 struct Connection {
     peer: SocketAddr,
     /// Its place among its address's not-yet-publishing connections, until a publish starts.
-    pending: Option<PendingSlot>,
+    pending: PendingSlot,
     publisher: Option<Publisher>,
     media: MediaState,
     stop: bool,

@@ -14,69 +14,47 @@
 //! ([`onair_rtmp::chunk::MAX_PARTIAL_BYTES`]); [`BufferBudget`] caps the sum over the node, so
 //! a few keyed publishers sending huge frames slowly cannot exhaust memory either.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use parking_lot::Mutex;
+use crate::security::ratelimit::AddrKey;
+use crate::security::slots::{Slot, Slots};
 
-/// Connections counted per address until their publish is accepted.
-#[derive(Debug)]
+/// Connections counted per address (by [`AddrKey`], IPv6 per /64) until their publish is accepted.
 pub struct PendingByAddress {
     /// 0: no limit.
     max: usize,
-    counts: Mutex<HashMap<IpAddr, usize>>,
+    /// Our own load balancers (`--trusted-proxies`) are exempt: every encoder behind them
+    /// arrives from their address.
+    exempt: Vec<ipnet::IpNet>,
+    slots: Arc<Slots<AddrKey>>,
 }
 
 /// A pending connection's place in its address's count, given back on drop.
-#[derive(Debug)]
-pub struct PendingSlot {
-    owner: Arc<PendingByAddress>,
-    key: IpAddr,
-}
+pub type PendingSlot = Option<Slot<AddrKey>>;
 
 impl PendingByAddress {
-    pub fn new(max: usize) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(max: usize, exempt: Vec<ipnet::IpNet>) -> Self {
+        Self {
             max,
-            counts: Mutex::new(HashMap::new()),
-        })
+            exempt,
+            slots: Arc::default(),
+        }
     }
 
-    /// A slot for a new connection from `ip`, or `None` when its address holds `max` already.
-    /// The map holds only addresses with pending connections, so its size is bounded by the
-    /// connection limit.
-    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<PendingSlot> {
-        let key = crate::security::ratelimit::address_key(ip);
-        let mut counts = self.counts.lock();
-        let n = counts.entry(key).or_insert(0);
-        if self.max != 0 && *n >= self.max {
-            return None;
+    /// A slot for a new connection from `ip` (`Some(None)` when there is no limit), or `None`
+    /// when its address holds `max` already.
+    pub fn try_acquire(&self, ip: IpAddr) -> Option<PendingSlot> {
+        if self.max == 0 || self.exempt.iter().any(|n| n.contains(&ip)) {
+            return Some(None);
         }
-        *n += 1;
-        Some(PendingSlot {
-            owner: self.clone(),
-            key,
-        })
+        self.slots.try_acquire(AddrKey::of(ip), self.max).map(Some)
     }
 
     /// Pending connections of `ip`'s address now.
     pub fn count(&self, ip: IpAddr) -> usize {
-        let key = crate::security::ratelimit::address_key(ip);
-        self.counts.lock().get(&key).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for PendingSlot {
-    fn drop(&mut self) {
-        let mut counts = self.owner.counts.lock();
-        if let Some(n) = counts.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.key);
-            }
-        }
+        self.slots.held(&AddrKey::of(ip))
     }
 }
 
@@ -143,7 +121,7 @@ mod tests {
 
     #[test]
     fn pending_slots_are_counted_per_address_and_given_back() {
-        let p = PendingByAddress::new(2);
+        let p = PendingByAddress::new(2, vec!["192.0.2.9/32".parse().unwrap()]);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let s1 = p.try_acquire(a).unwrap();
@@ -161,13 +139,14 @@ mod tests {
         let _y = p.try_acquire(v6b).unwrap();
         assert!(p.try_acquire(v6a).is_none());
         assert!(p.try_acquire(v6c).is_some());
+        // Our own proxies are exempt.
+        let lb: IpAddr = "192.0.2.9".parse().unwrap();
+        let behind_lb: Vec<_> = (0..10).map(|_| p.try_acquire(lb).unwrap()).collect();
+        assert_eq!(behind_lb.len(), 10);
         // 0 is no limit.
-        let open = PendingByAddress::new(0);
+        let open = PendingByAddress::new(0, vec![]);
         let held: Vec<_> = (0..100).map(|_| open.try_acquire(a).unwrap()).collect();
-        assert_eq!(open.count(a), 100);
-        drop(held);
-        assert_eq!(open.count(a), 0);
-        assert!(open.counts.lock().is_empty());
+        assert_eq!(held.len(), 100);
     }
 
     #[test]

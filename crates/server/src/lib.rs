@@ -251,6 +251,7 @@ impl Server {
                 publish_timeout: settings.rtmp_publish_timeout,
                 max_pending_per_ip: settings.max_rtmp_pending_per_ip,
                 buffer_budget: settings.rtmp_buffer_budget,
+                trusted_proxies: settings.trusted_proxies.clone(),
             },
             live,
         ));

@@ -315,23 +315,6 @@ fn div_ceil(per: Duration, max: u32) -> Duration {
     Duration::new(secs, sub)
 }
 
-/// The key per-address limits count under: an IPv4 address (IPv4-mapped IPv6 included) as
-/// itself, an IPv6 address by its /64 — one subscriber's customary allocation, so a host cannot
-/// step around a limit by rotating through its own addresses.
-pub fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
-    use std::net::{IpAddr, Ipv6Addr};
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
