@@ -282,6 +282,7 @@ impl Ingest {
                 };
                 let mut started = self.registry.start_publish_with(
                     &grant.channel,
+                    grant.channel_id.as_deref(),
                     conn.peer.to_string(),
                     grant.packager,
                 );
@@ -295,6 +296,7 @@ impl Ingest {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         started = self.registry.start_publish_with(
                             &grant.channel,
+                            grant.channel_id.as_deref(),
                             conn.peer.to_string(),
                             grant.packager,
                         );

@@ -9,9 +9,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::db::recordings::RecordingProgress;
+use crate::store::Store;
 use crate::store::sink::StorageEvents;
 use crate::store::spool::StoredState;
-use crate::store::{Store, layout};
 use crate::system::System;
 use crate::webhooks::WebhookEvent;
 use crate::webhooks::event::{EventData, PublishRef, RecordDone};
@@ -41,7 +41,7 @@ impl Recorder {
             .map(|s| s.duration * 1000.0)
             .sum::<f64>()
             .round() as i64;
-        let prefix = layout::prefix(&state.channel, &state.sid);
+        let prefix = state.prefix();
         // Codecs and picture size from the live stream, while it is still registered.
         let tracks = self
             .sys
