@@ -2,12 +2,17 @@
 //! storage sink stores it, and when a stream is completely stored either announces the
 //! recording (`record.done` webhook) or, for channels that do not record, deletes its objects.
 //! A background sweeper deletes recordings past their channel's retention.
+//!
+//! A stored stream belongs to the channel that published it, by id (carried from publish time
+//! in the sink's state): its slug may have been renamed away and taken by another channel by
+//! the time the stream is stored (a store outage, a spool resumed after a restart).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+use crate::db::channels::Channel;
 use crate::db::recordings::RecordingProgress;
 use crate::store::Store;
 use crate::store::sink::StorageEvents;
@@ -27,14 +32,35 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// The channel a stored stream belongs to, if it has one.
+    async fn channel(&self, state: &StoredState) -> Option<Channel> {
+        let db = &self.sys.db;
+        let found: crate::db::DbResult<Option<Channel>> = async {
+            let id = match &state.channel_id {
+                Some(id) => Some(id.clone()),
+                // Open publishing, or the state of an earlier version that did not keep the
+                // id: the channel the recording was first attributed to, if any.
+                None => db
+                    .recording(&state.sid)
+                    .await?
+                    .map(|r| r.channel_id)
+                    .filter(|id| !id.is_empty()),
+            };
+            match id {
+                Some(id) => db.channel(&id).await,
+                // Without a channel row: the slug's channel, if one has it.
+                None => db.channel_by_slug(&state.channel).await,
+            }
+        }
+        .await;
+        found.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, sid = %state.sid, "the recording's channel was not looked up");
+            None
+        })
+    }
+
     async fn record(&self, state: &StoredState, bytes: u64, complete: bool) {
-        let channel = self
-            .sys
-            .db
-            .channel_by_slug(&state.channel)
-            .await
-            .ok()
-            .flatten();
+        let channel = self.channel(state).await;
         let duration_ms = state
             .segments
             .iter()
@@ -59,7 +85,9 @@ impl Recorder {
             .map(|v| (i64::from(v.width()), i64::from(v.height())));
         let progress = RecordingProgress {
             id: &state.sid,
-            channel_id: channel.as_ref().map_or("", |c| c.id.as_str()),
+            channel_id: channel
+                .as_ref()
+                .map_or(state.channel_id.as_deref().unwrap_or(""), |c| c.id.as_str()),
             channel_slug: &state.channel,
             prefix: &prefix,
             started_at: state.segments.first().map_or(0, |s| s.pdt_ms),

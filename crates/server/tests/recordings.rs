@@ -1,8 +1,8 @@
 //! Recordings: a finished stream becomes a recording (catalogue row, `record.done` webhook),
 //! plays back from the store through the origin under the channel's rules, downloads as one
 //! MP4 with the full duration, and is deleted by the API, by the channel's "do not record"
-//! setting, or by the retention sweeper. Its objects are never served under a name another
-//! channel has taken since (security issue #10). On SQLite and PostgreSQL.
+//! setting, or by the retention sweeper. A recording belongs to the channel that published it,
+//! whatever has its slug later (security issue #10). On SQLite and PostgreSQL.
 
 #[macro_use]
 mod common;
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::api::{Api, channel_with_device, user};
 use common::db::Backend;
+use common::s3::{S3Server, use_s3};
 use common::*;
 use onair_server::db::users::Role;
 use serde_json::{Value, json};
@@ -504,4 +505,45 @@ async fn slug_reuse_does_not_expose_recordings(backend: Backend) {
     node.stop().await;
 }
 
-on_both!(slug_reuse_does_not_expose_recordings,);
+/// Security issue #10, finding 3: a stream stored while the store was down belongs to the
+/// channel that published it, though its name was given to another channel before the upload.
+async fn slug_reuse_while_uploads_are_pending(backend: Backend) {
+    let mut s3 = S3Server::start().await;
+    let node = TestNode::start_on(backend, |s| {
+        quick_release(s);
+        use_s3(s, &s3);
+    })
+    .await;
+    let alice = user(&node, "alice@example.com", Role::Broadcaster).await;
+    let bob = user(&node, "bob@example.com", Role::Broadcaster).await;
+    let (alice_ch, _, alice_key) = channel_with_device(&alice, "studio").await;
+    s3.stop().await;
+    push_to_end(&node, &alice_key).await;
+    let (s, b) = alice
+        .patch(
+            &format!("/api/v1/channels/{alice_ch}"),
+            json!({"slug": "studio-old"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    wait_slug_free(&node, "studio").await;
+    let (bob_ch, _, _) = channel_with_device(&bob, "studio").await;
+    s3.restart().await;
+
+    let rec = complete_recording(&alice, &alice_ch).await;
+    assert_eq!(rec["channel_id"], alice_ch.as_str());
+    let (_, theirs) = bob
+        .get(&format!("/api/v1/recordings?channel_id={bob_ch}"))
+        .await;
+    assert_eq!(
+        theirs["items"].as_array().map(Vec::len),
+        Some(0),
+        "{theirs}"
+    );
+    node.stop().await;
+}
+
+on_both!(
+    slug_reuse_does_not_expose_recordings,
+    slug_reuse_while_uploads_are_pending,
+);
