@@ -1,8 +1,9 @@
 //! Recordings: a finished stream becomes a recording (catalogue row, `record.done` webhook),
 //! plays back from the store through the origin under the channel's rules, downloads as one
 //! MP4 with the full duration, and is deleted by the API, by the channel's "do not record"
-//! setting, or by the retention sweeper. A recording belongs to the channel that published it,
-//! whatever has its slug later (security issue #10). On SQLite and PostgreSQL.
+//! setting, by the retention sweeper, or with its channel. A recording belongs to the channel
+//! that published it, whatever has its slug later (security issue #10). On SQLite and
+//! PostgreSQL.
 
 #[macro_use]
 mod common;
@@ -397,6 +398,22 @@ async fn wait_slug_free(node: &TestNode, slug: &str) {
     .await;
 }
 
+/// Files the S3 test server holds under `prefix` (readable while it is stopped).
+fn stored_files(s3: &S3Server, prefix: &str) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+    }
+    count(&s3.object_path(prefix))
+}
+
 /// A node whose ended streams let go of their channel's name after 3 s (instead of 60).
 fn quick_release(s: &mut onair_server::config::Settings) {
     keyed(s);
@@ -505,6 +522,84 @@ async fn slug_reuse_does_not_expose_recordings(backend: Backend) {
     node.stop().await;
 }
 
+/// Security issue #10, finding 2: deleting a channel deletes its recordings, rows and stored
+/// objects, even while the object store is down: a finished recording through the sweeper
+/// once the store is back, one still being stored when its upload completes.
+async fn deleting_a_channel_deletes_its_recordings(backend: Backend) {
+    let mut s3 = S3Server::start().await;
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        use_s3(s, &s3);
+    })
+    .await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (done_ch, _, done_key) = channel_with_device(&owner, "done").await;
+    let (live_ch, _, live_key) = channel_with_device(&owner, "onair").await;
+    publish_fixture(&node, &done_key, "done").await;
+    let done = complete_recording(&owner, &done_ch).await;
+    let pusher = push_looped(&node, &live_key);
+    let live = eventually(
+        Duration::from_secs(30),
+        "a recording being stored",
+        async || {
+            let (_, list) = owner
+                .get(&format!("/api/v1/recordings?channel_id={live_ch}"))
+                .await;
+            list["items"]
+                .get(0)
+                .filter(|r| r["segments"].as_i64() > Some(0))
+                .cloned()
+        },
+    )
+    .await;
+    let ids_prefixes = [&done, &live].map(|r| {
+        (
+            r["id"].as_str().unwrap().to_owned(),
+            r["prefix"].as_str().unwrap().to_owned(),
+        )
+    });
+
+    s3.stop().await;
+    for ch in [&done_ch, &live_ch] {
+        assert_eq!(owner.delete(&format!("/api/v1/channels/{ch}")).await.0, 204);
+    }
+    let _ = wait_child_async(pusher, Duration::from_secs(20)).await;
+    // Gone from the API at once, though the store could not be told yet.
+    let (_, list) = owner.get("/api/v1/recordings").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+    for (id, prefix) in &ids_prefixes {
+        assert_eq!(owner.get(&format!("/api/v1/recordings/{id}")).await.0, 404);
+        assert!(stored_files(&s3, prefix) > 0, "{prefix}");
+    }
+
+    s3.restart().await;
+    // The stream that was being stored is deleted when its upload completes; the finished
+    // recording by the sweep kicked with the deletion or, had that found the store still
+    // down, by the next one (hourly; here at once).
+    let (live_id, live_prefix) = &ids_prefixes[1];
+    eventually(
+        Duration::from_secs(60),
+        "the live recording deleted",
+        async || {
+            let row = node.sys().db.recording(live_id).await.unwrap();
+            (row.is_none() && stored_files(&s3, live_prefix) == 0).then_some(())
+        },
+    )
+    .await;
+    node.sys().recordings_sweep.notify_one();
+    let (done_id, done_prefix) = &ids_prefixes[0];
+    eventually(
+        Duration::from_secs(30),
+        "the finished recording deleted",
+        async || {
+            let row = node.sys().db.recording(done_id).await.unwrap();
+            (row.is_none() && stored_files(&s3, done_prefix) == 0).then_some(())
+        },
+    )
+    .await;
+    node.stop().await;
+}
+
 /// Security issue #10, finding 3: a stream stored while the store was down belongs to the
 /// channel that published it, though its name was given to another channel before the upload.
 async fn slug_reuse_while_uploads_are_pending(backend: Backend) {
@@ -545,5 +640,6 @@ async fn slug_reuse_while_uploads_are_pending(backend: Backend) {
 
 on_both!(
     slug_reuse_does_not_expose_recordings,
+    deleting_a_channel_deletes_its_recordings,
     slug_reuse_while_uploads_are_pending,
 );
