@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     }
     while let Some(e) = s.poll_event() {
         if let ServerEvent::PublishRequest { stream_id, .. } = e {
-            let _ = s.accept_publish(stream_id);
+            let _ = s.accept_publish(stream_id, now);
         }
     }
     while s.poll_output().is_some() {}

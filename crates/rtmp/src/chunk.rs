@@ -20,6 +20,36 @@ pub const MAX_CHUNK_STREAMS: usize = 64;
 /// Bytes of partly received messages held across all chunk streams of one connection.
 pub const MAX_PARTIAL_BYTES: usize = 16 * 1024 * 1024;
 
+/// What a peer may make the reader hold: the length of one message and the bytes of partly
+/// received messages. The server starts a connection with small limits and raises them once a
+/// publish is requested ([`ChunkLimits::PRE_PUBLISH`], [`ChunkLimits::MAX`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLimits {
+    pub max_message_length: u32,
+    pub max_partial_bytes: usize,
+}
+
+impl ChunkLimits {
+    /// The protocol-wide caps: [`MAX_MESSAGE_LENGTH`], [`MAX_PARTIAL_BYTES`].
+    pub const MAX: Self = Self {
+        max_message_length: MAX_MESSAGE_LENGTH,
+        max_partial_bytes: MAX_PARTIAL_BYTES,
+    };
+    /// Before a publish: `connect`, `createStream` and `publish` are a few hundred bytes each
+    /// (the largest seen, OBS's connect with an E-RTMP `fourCcList`, is under 1 KiB), so an
+    /// unauthenticated peer cannot make a connection hold megabytes.
+    pub const PRE_PUBLISH: Self = Self {
+        max_message_length: 16 * 1024,
+        max_partial_bytes: 32 * 1024,
+    };
+}
+
+impl Default for ChunkLimits {
+    fn default() -> Self {
+        Self::MAX
+    }
+}
+
 const EXTENDED: u32 = 0xFF_FFFF;
 
 /// Errors of the chunk stream; each closes the connection.
@@ -27,12 +57,12 @@ const EXTENDED: u32 = 0xFF_FFFF;
 pub enum ChunkError {
     #[error("chunk size {0} is outside 1..=MAX_CHUNK_SIZE ({MAX_CHUNK_SIZE})")]
     ChunkSize(u32),
-    #[error("message length {0} exceeds MAX_MESSAGE_LENGTH ({MAX_MESSAGE_LENGTH})")]
-    MessageTooLong(u32),
+    #[error("message length {length} exceeds the limit of {limit} bytes")]
+    MessageTooLong { length: u32, limit: u32 },
     #[error("more than MAX_CHUNK_STREAMS ({MAX_CHUNK_STREAMS}) chunk streams")]
     TooManyChunkStreams,
-    #[error("partly received messages exceed MAX_PARTIAL_BYTES ({MAX_PARTIAL_BYTES})")]
-    TooMuchBuffered,
+    #[error("partly received messages exceed the limit of {0} bytes")]
+    TooMuchBuffered(usize),
 }
 
 /// A reassembled message.
@@ -69,6 +99,7 @@ pub struct ChunkReader {
     /// cheaper per chunk than hashing.
     streams: Vec<(u32, ChunkStream)>,
     partial_bytes: usize,
+    limits: ChunkLimits,
 }
 
 impl Default for ChunkReader {
@@ -77,6 +108,7 @@ impl Default for ChunkReader {
             chunk_size: DEFAULT_CHUNK_SIZE,
             streams: Vec::new(),
             partial_bytes: 0,
+            limits: ChunkLimits::MAX,
         }
     }
 }
@@ -97,6 +129,20 @@ impl ChunkReader {
 
     pub fn chunk_size(&self) -> u32 {
         self.chunk_size
+    }
+
+    /// Changes the limits for what comes next (limits above [`ChunkLimits::MAX`] are lowered
+    /// to it). Lowering them does not drop what is already held.
+    pub fn set_limits(&mut self, limits: ChunkLimits) {
+        self.limits = ChunkLimits {
+            max_message_length: limits.max_message_length.min(MAX_MESSAGE_LENGTH),
+            max_partial_bytes: limits.max_partial_bytes.min(MAX_PARTIAL_BYTES),
+        };
+    }
+
+    /// Bytes of partly received messages held now.
+    pub fn partial_bytes(&self) -> usize {
+        self.partial_bytes
     }
 
     /// Applies a peer's Abort Message: drops the partial message on `csid`.
@@ -189,8 +235,11 @@ impl ChunkReader {
             ]));
             pos += 4;
         }
-        if length > MAX_MESSAGE_LENGTH {
-            return Err(ChunkError::MessageTooLong(length));
+        if length > self.limits.max_message_length {
+            return Err(ChunkError::MessageTooLong {
+                length,
+                limit: self.limits.max_message_length,
+            });
         }
         let continuing = fmt == 3 && state.received > 0;
         let remaining = if continuing {
@@ -237,8 +286,8 @@ impl ChunkReader {
         state.received += piece;
         if state.received < state.length as usize {
             self.partial_bytes += piece;
-            if self.partial_bytes > MAX_PARTIAL_BYTES {
-                return Err(ChunkError::TooMuchBuffered);
+            if self.partial_bytes > self.limits.max_partial_bytes {
+                return Err(ChunkError::TooMuchBuffered(self.limits.max_partial_bytes));
             }
             state.pieces.push(data);
             return Ok(Step::Chunk);
@@ -460,7 +509,13 @@ mod tests {
             Err(ChunkError::ChunkSize(0x7FFF_FFFF))
         );
         let mut b = BytesMut::from(&[0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0][..]);
-        assert_eq!(r.read(&mut b), Err(ChunkError::MessageTooLong(0xFF_FFFF)));
+        assert_eq!(
+            r.read(&mut b),
+            Err(ChunkError::MessageTooLong {
+                length: 0xFF_FFFF,
+                limit: MAX_MESSAGE_LENGTH
+            })
+        );
         let mut r = ChunkReader::new();
         let mut b = BytesMut::new();
         for csid in 0..=MAX_CHUNK_STREAMS as u32 {

@@ -9,14 +9,18 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::amf0::{self, Amf0Error, Value};
-use crate::chunk::{ChunkError, ChunkReader, ChunkWriter, Message};
+use crate::chunk::{ChunkError, ChunkLimits, ChunkReader, ChunkWriter, Message};
 use crate::handshake::{HandshakeError, HandshakeMode, ServerHandshake};
 use crate::message::{self as msg, CSID_COMMAND};
 
 /// Handshake must complete within this by default.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection silent for this long is closed by default.
+/// A publishing connection that sends no media for this long is closed by default.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection must have a publish accepted this soon after it opens (or after its last
+/// publish ended) by default: encoders send connect, createStream and publish within a round
+/// trip or two of the handshake, so only a peer that is not going to publish waits longer.
+pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Message streams (createStream) one connection may open.
 pub const MAX_MESSAGE_STREAMS: usize = 16;
 /// Longest app or stream name accepted.
@@ -30,7 +34,13 @@ pub struct ServerConfig {
     /// Window Acknowledgement Size we ask of the peer and Set Peer Bandwidth.
     pub window_ack_size: u32,
     pub handshake_timeout: Duration,
+    /// Time without audio, video or metadata on a publishing stream before the connection is
+    /// closed. Control messages, pings and commands do not count: a peer sending only those
+    /// is not publishing anything.
     pub idle_timeout: Duration,
+    /// Time a connection may spend without a publish accepted (from its start, or from the end
+    /// of its last publish).
+    pub publish_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +50,7 @@ impl Default for ServerConfig {
             window_ack_size: 2_500_000,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
         }
     }
 }
@@ -86,8 +97,10 @@ pub enum RtmpError {
     Amf0(#[from] Amf0Error),
     #[error("handshake not completed within the handshake timeout")]
     HandshakeTimeout,
-    #[error("no data within the idle timeout")]
+    #[error("no media within the idle timeout")]
     IdleTimeout,
+    #[error("no publish within the publish timeout")]
+    PublishTimeout,
     #[error("protocol violation: {0}")]
     Protocol(&'static str),
 }
@@ -115,17 +128,26 @@ pub struct ServerSession {
     last_ack: u64,
     peer_window: u32,
     started: Instant,
-    last_input: Instant,
+    /// When the connection last had no accepted publish: its start, or when its last publish
+    /// ended. The publish timeout runs from here while nothing is published.
+    unpublished_since: Instant,
+    /// Last audio, video or metadata of an accepted publish (or the accept itself).
+    last_media: Instant,
+    /// Chunk limits are raised from [`ChunkLimits::PRE_PUBLISH`] at the first publish request.
+    limits_raised: bool,
 }
 
 impl ServerSession {
     pub fn new(config: ServerConfig, now: Instant) -> Self {
+        let mut reader = ChunkReader::new();
+        reader.set_limits(ChunkLimits::PRE_PUBLISH);
         Self {
             config,
             handshake: ServerHandshake::new(),
-            reader: ChunkReader::new(),
+            reader,
             writer: ChunkWriter::new(),
-            input: BytesMut::with_capacity(64 * 1024),
+            // Small until a publish: the driver grows it as media arrives.
+            input: BytesMut::with_capacity(4 * 1024),
             output: VecDeque::new(),
             events: VecDeque::new(),
             app: None,
@@ -135,8 +157,21 @@ impl ServerSession {
             last_ack: 0,
             peer_window: 0,
             started: now,
-            last_input: now,
+            unpublished_since: now,
+            last_media: now,
+            limits_raised: false,
         }
+    }
+
+    /// Bytes this connection holds for the peer: unparsed input plus partly received
+    /// messages. The driver keeps a budget of these across connections.
+    pub fn buffered_bytes(&self) -> usize {
+        self.input.len() + self.reader.partial_bytes()
+    }
+
+    /// True while a publish is accepted on some message stream.
+    pub fn is_publishing(&self) -> bool {
+        self.streams.values().any(|s| s.accepted)
     }
 
     /// The buffer the driver reads socket data into (no copy), followed by
@@ -153,7 +188,6 @@ impl ServerSession {
 
     /// Processes what is in the input buffer after `received` new bytes arrived.
     pub fn process(&mut self, received: usize, now: Instant) -> Result<(), RtmpError> {
-        self.last_input = now;
         self.bytes_received += received as u64;
         if !self.handshake.is_done() {
             let mut out = Vec::new();
@@ -164,7 +198,7 @@ impl ServerSession {
             }
         }
         while let Some(m) = self.reader.read(&mut self.input)? {
-            self.on_message(m)?;
+            self.on_message(m, now)?;
         }
         if self.peer_window > 0
             && self.bytes_received - self.last_ack >= u64::from(self.peer_window)
@@ -186,19 +220,30 @@ impl ServerSession {
 
     /// When [`ServerSession::handle_timeout`] should be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(if self.handshake.is_done() {
-            self.last_input + self.config.idle_timeout
+        Some(self.deadline().0)
+    }
+
+    /// The earliest deadline in force and the error it ends the connection with.
+    fn deadline(&self) -> (Instant, RtmpError) {
+        if self.is_publishing() {
+            return (
+                self.last_media + self.config.idle_timeout,
+                RtmpError::IdleTimeout,
+            );
+        }
+        let publish = self.unpublished_since + self.config.publish_timeout;
+        let handshake = self.started + self.config.handshake_timeout;
+        if !self.handshake.is_done() && handshake <= publish {
+            (handshake, RtmpError::HandshakeTimeout)
         } else {
-            self.started + self.config.handshake_timeout
-        })
+            (publish, RtmpError::PublishTimeout)
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), RtmpError> {
-        if !self.handshake.is_done() && now >= self.started + self.config.handshake_timeout {
-            return Err(RtmpError::HandshakeTimeout);
-        }
-        if self.handshake.is_done() && now >= self.last_input + self.config.idle_timeout {
-            return Err(RtmpError::IdleTimeout);
+        let (deadline, error) = self.deadline();
+        if now >= deadline {
+            return Err(error);
         }
         Ok(())
     }
@@ -209,7 +254,7 @@ impl ServerSession {
     }
 
     /// Accepts a requested publish: Stream Begin + `NetStream.Publish.Start`.
-    pub fn accept_publish(&mut self, stream_id: u32) -> Result<(), RtmpError> {
+    pub fn accept_publish(&mut self, stream_id: u32, now: Instant) -> Result<(), RtmpError> {
         let s = self
             .streams
             .get_mut(&stream_id)
@@ -219,6 +264,7 @@ impl ServerSession {
             .clone()
             .ok_or(RtmpError::Protocol("stream is not publishing"))?;
         s.accepted = true;
+        self.last_media = now;
         self.send(msg::user_control(msg::UC_STREAM_BEGIN, stream_id));
         self.send(msg::on_status(
             stream_id,
@@ -245,7 +291,7 @@ impl ServerSession {
         self.output.extend(out);
     }
 
-    fn on_message(&mut self, m: Message) -> Result<(), RtmpError> {
+    fn on_message(&mut self, m: Message, now: Instant) -> Result<(), RtmpError> {
         match m.type_id {
             msg::SET_CHUNK_SIZE => {
                 let size =
@@ -268,12 +314,12 @@ impl ServerSession {
             msg::ACKNOWLEDGEMENT | msg::SET_PEER_BANDWIDTH => {}
             msg::COMMAND_AMF0 => {
                 let values = amf0::decode_all(&m.payload)?;
-                self.on_command(m.stream_id, values)?;
+                self.on_command(m.stream_id, values, now)?;
             }
             msg::COMMAND_AMF3 => {
                 // AMF3 command messages start with a format byte, then AMF0 values.
                 let values = amf0::decode_all(m.payload.get(1..).unwrap_or_default())?;
-                self.on_command(m.stream_id, values)?;
+                self.on_command(m.stream_id, values, now)?;
             }
             msg::DATA_AMF0 | msg::DATA_AMF3 => {
                 let body = if m.type_id == msg::DATA_AMF3 {
@@ -282,15 +328,18 @@ impl ServerSession {
                     &m.payload[..]
                 };
                 // Metadata is informational: a malformed one is dropped, not fatal.
+                if self.publishing(m.stream_id) {
+                    self.last_media = now;
+                }
                 if let Ok(values) = amf0::decode_all(body) {
                     self.on_data(m.stream_id, values);
                 }
             }
-            msg::AUDIO | msg::VIDEO => self.on_media(m),
+            msg::AUDIO | msg::VIDEO => self.on_media(m, now),
             msg::AGGREGATE => {
                 for sub in msg::split_aggregate(&m) {
                     if matches!(sub.type_id, msg::AUDIO | msg::VIDEO) {
-                        self.on_media(sub);
+                        self.on_media(sub, now);
                     }
                 }
             }
@@ -303,11 +352,12 @@ impl ServerSession {
         self.streams.get(&stream_id).is_some_and(|s| s.accepted)
     }
 
-    fn on_media(&mut self, m: Message) {
+    fn on_media(&mut self, m: Message, now: Instant) {
         // Media before the publish was accepted (or after it ended) is dropped.
         if m.payload.is_empty() || !self.publishing(m.stream_id) {
             return;
         }
+        self.last_media = now;
         let (stream_id, timestamp, payload) = (m.stream_id, m.timestamp, m.payload);
         self.events.push_back(if m.type_id == msg::AUDIO {
             ServerEvent::Audio {
@@ -350,7 +400,7 @@ impl ServerSession {
         self.send(msg::command(CSID_COMMAND, 0, &all));
     }
 
-    fn on_command(&mut self, stream_id: u32, v: Vec<Value>) -> Result<(), RtmpError> {
+    fn on_command(&mut self, stream_id: u32, v: Vec<Value>, now: Instant) -> Result<(), RtmpError> {
         let name = v
             .first()
             .and_then(Value::as_str)
@@ -426,6 +476,13 @@ impl ServerSession {
                     return Ok(());
                 }
                 s.publishing = Some(stream_name.clone());
+                // Media may follow the publish command in the same read (before the driver
+                // decides): from here on the peer may send real frames. A refused publish
+                // closes the connection before anything more is read.
+                if !self.limits_raised {
+                    self.reader.set_limits(ChunkLimits::MAX);
+                    self.limits_raised = true;
+                }
                 self.events.push_back(ServerEvent::PublishRequest {
                     stream_id,
                     app,
@@ -443,20 +500,20 @@ impl ServerSession {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
-                    self.stop_stream(id);
+                    self.stop_stream(id, now);
                 }
                 if txn != 0.0 {
                     self.result(txn, vec![Value::Null, Value::Undefined]);
                 }
             }
-            "closeStream" => self.stop_stream(stream_id),
+            "closeStream" => self.stop_stream(stream_id, now),
             "deleteStream" => {
                 let id = v
                     .get(3)
                     .and_then(Value::as_f64)
                     .map(|f| f as u32)
                     .unwrap_or(stream_id);
-                self.stop_stream(id);
+                self.stop_stream(id, now);
                 self.streams.remove(&id);
             }
             "play" | "play2" => {
@@ -486,7 +543,7 @@ impl ServerSession {
         Ok(())
     }
 
-    fn stop_stream(&mut self, id: u32) {
+    fn stop_stream(&mut self, id: u32, now: Instant) {
         if let Some(s) = self.streams.get_mut(&id) {
             let was = s.accepted;
             s.accepted = false;
@@ -494,6 +551,9 @@ impl ServerSession {
             if was {
                 self.events
                     .push_back(ServerEvent::Unpublish { stream_id: id });
+                if !self.is_publishing() {
+                    self.unpublished_since = now;
+                }
             }
         }
     }

@@ -45,7 +45,7 @@ fn serve_one(listener: TcpListener) -> Seen {
                     ..
                 } => {
                     seen.publish = Some((app, stream_name));
-                    s.accept_publish(stream_id).unwrap();
+                    s.accept_publish(stream_id, Instant::now()).unwrap();
                 }
                 ServerEvent::Metadata { .. } => seen.metadata = true,
                 ServerEvent::Video { payload, .. } => {

@@ -4,8 +4,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use onair_rtmp::amf0::Value;
+use onair_rtmp::chunk::{ChunkError, ChunkWriter, Message};
+use onair_rtmp::message;
 use onair_rtmp::{
-    ClientConfig, ClientEvent, ClientSession, ServerConfig, ServerEvent, ServerSession,
+    ClientConfig, ClientEvent, ClientSession, RtmpError, ServerConfig, ServerEvent, ServerSession,
 };
 
 struct Pair {
@@ -60,7 +62,7 @@ impl Pair {
                             "taken is live",
                         );
                     } else {
-                        self.server.accept_publish(*stream_id).unwrap();
+                        self.server.accept_publish(*stream_id, self.now).unwrap();
                     }
                 }
                 self.server_events.push(e);
@@ -154,12 +156,192 @@ fn timeouts_fire() {
     let mut s = ServerSession::new(cfg.clone(), now);
     assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(2)));
     assert!(s.handle_timeout(now + Duration::from_secs(1)).is_ok());
-    assert!(s.handle_timeout(now + Duration::from_secs(2)).is_err());
+    assert!(matches!(
+        s.handle_timeout(now + Duration::from_secs(2)),
+        Err(RtmpError::HandshakeTimeout)
+    ));
     let p = Pair::new("x", 100);
     let mut server = p.server;
+    assert!(matches!(
+        server.handle_timeout(p.now + Duration::from_secs(31)),
+        Err(RtmpError::IdleTimeout)
+    ));
+}
+
+/// A server that completed the (plain) handshake, and a chunk writer to speak to it.
+fn after_handshake(cfg: ServerConfig, now: Instant) -> (ServerSession, ChunkWriter) {
+    let mut s = ServerSession::new(cfg, now);
+    let mut c0c1c2 = vec![3u8];
+    c0c1c2.extend_from_slice(&[0u8; 1536 * 2]);
+    s.handle_input(&c0c1c2, now).unwrap();
+    assert!(s.handshake_mode().is_some());
+    while s.poll_output().is_some() {}
+    (s, ChunkWriter::new())
+}
+
+fn feed(
+    s: &mut ServerSession,
+    w: &mut ChunkWriter,
+    m: &Message,
+    now: Instant,
+) -> Result<(), RtmpError> {
+    let mut out = Vec::new();
+    w.write(m.csid, m, &mut out);
+    for b in out {
+        s.handle_input(&b, now)?;
+    }
+    Ok(())
+}
+
+fn connect_command() -> Message {
+    message::command(
+        message::CSID_COMMAND,
+        0,
+        &[
+            "connect".into(),
+            1.0.into(),
+            Value::object([("app", "live".into())]),
+        ],
+    )
+}
+
+/// A connection that completes the handshake and connects but never publishes is closed by the
+/// publish timeout, however many commands and pings it sends meanwhile.
+#[test]
+fn a_connection_that_never_publishes_is_closed_by_the_publish_timeout() {
+    let now = Instant::now();
+    let cfg = ServerConfig {
+        handshake_timeout: Duration::from_secs(10),
+        publish_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let (mut s, mut w) = after_handshake(cfg, now);
+    feed(&mut s, &mut w, &connect_command(), now).unwrap();
+    assert!(matches!(s.poll_event(), Some(ServerEvent::Connect { .. })));
+    // The publish deadline runs from the connection's start; the (later) handshake deadline
+    // is moot once the handshake is done.
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(5)));
+    for i in 1..5 {
+        let t = now + Duration::from_secs(i);
+        let ping = message::user_control(message::UC_PING_REQUEST, i as u32);
+        feed(&mut s, &mut w, &ping, t).unwrap();
+        assert!(s.handle_timeout(t).is_ok());
+    }
+    assert!(matches!(
+        s.handle_timeout(now + Duration::from_secs(5)),
+        Err(RtmpError::PublishTimeout)
+    ));
+}
+
+/// Once publishing, only media keeps a connection open: a peer that sends pings, window
+/// acknowledgements and unknown commands instead is closed by the idle timeout.
+#[test]
+fn control_messages_do_not_reset_the_idle_timer() {
+    let mut p = Pair::new("cam", 4096);
+    let t0 = p.now;
+    assert!(p.server.is_publishing());
+    assert_eq!(p.server.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    let mut w = ChunkWriter::new();
+    for i in 1..=29u64 {
+        let t = t0 + Duration::from_secs(i);
+        let ping = message::user_control(message::UC_PING_REQUEST, i as u32);
+        feed(&mut p.server, &mut w, &ping, t).unwrap();
+        feed(
+            &mut p.server,
+            &mut w,
+            &message::acknowledgement(i as u32),
+            t,
+        )
+        .unwrap();
+    }
+    assert!(matches!(
+        p.server.handle_timeout(t0 + Duration::from_secs(30)),
+        Err(RtmpError::IdleTimeout)
+    ));
+
+    // Media does keep it open.
+    let mut p = Pair::new("cam", 4096);
+    let t0 = p.now;
+    p.now = t0 + Duration::from_secs(20);
+    p.client
+        .send_video(0, Bytes::from_static(&[0x17, 1, 0, 0, 0, 1]));
+    p.pump(4096);
     assert!(
-        server
-            .handle_timeout(p.now + Duration::from_secs(31))
-            .is_err()
+        p.server
+            .handle_timeout(t0 + Duration::from_secs(45))
+            .is_ok()
+    );
+    assert_eq!(p.server.poll_timeout(), Some(t0 + Duration::from_secs(50)));
+}
+
+/// After a publish ends the connection must publish again within the publish timeout.
+#[test]
+fn the_publish_timeout_restarts_when_a_publish_ends() {
+    let mut p = Pair::new("cam", 4096);
+    p.now += Duration::from_secs(100);
+    p.client.unpublish();
+    p.pump(4096);
+    assert!(!p.server.is_publishing());
+    assert_eq!(
+        p.server.poll_timeout(),
+        Some(p.now + Duration::from_secs(10))
+    );
+}
+
+/// Before a publish is requested a peer cannot make the connection hold more than a few KiB:
+/// a long message is refused at its header, however large the peer made the chunk size.
+#[test]
+fn messages_before_publish_are_limited_to_a_few_kib() {
+    let now = Instant::now();
+    let (mut s, mut w) = after_handshake(ServerConfig::default(), now);
+    feed(
+        &mut s,
+        &mut w,
+        &message::set_chunk_size(4 * 1024 * 1024),
+        now,
+    )
+    .unwrap();
+    let mut header = vec![0x03, 0, 0, 0];
+    header.extend_from_slice(&(4u32 * 1024 * 1024).to_be_bytes()[1..]);
+    header.extend_from_slice(&[message::VIDEO, 1, 0, 0, 0]);
+    assert!(matches!(
+        s.handle_input(&header, now),
+        Err(RtmpError::Chunk(ChunkError::MessageTooLong { .. }))
+    ));
+    assert!(s.buffered_bytes() < 64 * 1024);
+
+    // Several partial messages on different chunk streams: capped in total.
+    let (mut s, mut w) = after_handshake(ServerConfig::default(), now);
+    feed(&mut s, &mut w, &message::set_chunk_size(8 * 1024), now).unwrap();
+    let mut err = None;
+    for csid in 4..40u8 {
+        // The first 8 KiB of a 12 KiB message (under the per-message limit).
+        let mut chunk = vec![csid, 0, 0, 0];
+        chunk.extend_from_slice(&(12u32 * 1024).to_be_bytes()[1..]);
+        chunk.extend_from_slice(&[message::VIDEO, 1, 0, 0, 0]);
+        chunk.extend_from_slice(&[0u8; 8 * 1024]);
+        if let Err(e) = s.handle_input(&chunk, now) {
+            err = Some((csid, e));
+            break;
+        }
+    }
+    assert!(
+        matches!(
+            err,
+            Some((8, RtmpError::Chunk(ChunkError::TooMuchBuffered(_))))
+        ),
+        "{err:?}"
+    );
+
+    // After the publish request, real frames of hundreds of KiB pass.
+    let mut p = Pair::new("cam", 4096);
+    let big = Bytes::from(vec![0x17; 600 * 1024]);
+    p.client.send_video(0, big.clone());
+    p.pump(4096);
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Video { payload, .. } if payload == &big))
     );
 }

@@ -59,20 +59,31 @@ pub const GRANT_CACHE_TTL: Duration = Duration::from_secs(5);
 /// (credential, channel) pairs remembered at most; emptied when full.
 pub const MAX_CACHED_GRANTS: usize = 100_000;
 
-/// Recent positive playback decisions for cookie and bearer-token callers, keyed by the digest
-/// of the credential and the channel id. Only "allowed" is remembered; a refusal is always
-/// looked up afresh.
+/// Recent playback decisions for cookie and bearer-token callers, keyed by the digest of the
+/// credential and the channel id. Playback trusts only a remembered "allowed" ([`allowed`]); a
+/// refusal is always looked up afresh there. The live statistics stream, which asks every
+/// second for every private stream, also trusts a remembered refusal ([`decision`]). Changing
+/// a channel's visibility or grants forgets both on this node.
+///
+/// [`allowed`]: GrantCache::allowed
+/// [`decision`]: GrantCache::decision
 #[derive(Default)]
 pub struct GrantCache {
-    entries: Mutex<HashMap<(String, String), Instant>>,
+    entries: Mutex<HashMap<(String, String), (Instant, bool)>>,
 }
 
 impl GrantCache {
     pub fn allowed(&self, credential_digest: &str, channel_id: &str) -> bool {
+        self.decision(credential_digest, channel_id) == Some(true)
+    }
+
+    /// A recent decision for the credential and channel, either way.
+    pub fn decision(&self, credential_digest: &str, channel_id: &str) -> Option<bool> {
         self.entries
             .lock()
             .get(&(credential_digest.to_owned(), channel_id.to_owned()))
-            .is_some_and(|at| at.elapsed() < GRANT_CACHE_TTL)
+            .filter(|(at, _)| at.elapsed() < GRANT_CACHE_TTL)
+            .map(|(_, allowed)| *allowed)
     }
 
     /// Forgets every decision about `channel_id` (its visibility or grants changed).
@@ -81,10 +92,33 @@ impl GrantCache {
     }
 
     pub fn remember(&self, credential_digest: String, channel_id: String) {
+        self.remember_decision(credential_digest, channel_id, true);
+    }
+
+    pub fn remember_decision(&self, credential_digest: String, channel_id: String, allowed: bool) {
         let mut entries = self.entries.lock();
         if entries.len() >= MAX_CACHED_GRANTS {
             entries.clear();
         }
-        entries.insert((credential_digest, channel_id), Instant::now());
+        entries.insert((credential_digest, channel_id), (Instant::now(), allowed));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playback_trusts_only_remembered_permissions() {
+        let c = GrantCache::default();
+        assert_eq!(c.decision("cred", "ch"), None);
+        c.remember_decision("cred".into(), "ch".into(), false);
+        assert_eq!(c.decision("cred", "ch"), Some(false));
+        assert!(!c.allowed("cred", "ch"));
+        c.remember("cred".into(), "ch".into());
+        assert!(c.allowed("cred", "ch"));
+        assert_eq!(c.decision("other", "ch"), None);
+        c.forget_channel("ch");
+        assert_eq!(c.decision("cred", "ch"), None);
     }
 }

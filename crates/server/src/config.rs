@@ -52,15 +52,49 @@ pub struct ServeArgs {
     /// Seconds an RTMP client has to complete the handshake [default: 10].
     #[arg(long, env = "ONAIR_RTMP_HANDSHAKE_TIMEOUT")]
     pub rtmp_handshake_timeout: Option<f64>,
-    /// Seconds of silence after which an RTMP connection is closed [default: 30].
+    /// Seconds without audio, video or metadata after which a publishing RTMP connection is
+    /// closed (pings and other control messages do not count) [default: 30].
     #[arg(long, env = "ONAIR_RTMP_IDLE_TIMEOUT")]
     pub rtmp_idle_timeout: Option<f64>,
+    /// Seconds an RTMP connection may go without an accepted publish (from its start, or from
+    /// the end of its last publish) [default: 10].
+    #[arg(long, env = "ONAIR_RTMP_PUBLISH_TIMEOUT")]
+    pub rtmp_publish_timeout: Option<f64>,
+    /// RTMP connections one address (IPv6: one /64) may hold before a publish is accepted;
+    /// more are refused at accept; 0 = no limit; `--trusted-proxies` are exempt [default: 8].
+    #[arg(long, env = "ONAIR_MAX_RTMP_PENDING_PER_IP")]
+    pub max_rtmp_pending_per_ip: Option<usize>,
+    /// Bytes of partly received RTMP messages all connections together may hold; a connection
+    /// that grows past it is closed [default: 268435456 (256 MiB)].
+    #[arg(long, env = "ONAIR_RTMP_BUFFER_BUDGET")]
+    pub rtmp_buffer_budget: Option<usize>,
     /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2) instead of HTTP.
     #[arg(long, env = "ONAIR_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert.
     #[arg(long, env = "ONAIR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Most HTTP connections at once; beyond it new ones are closed at once [default: 16384].
+    #[arg(long, env = "ONAIR_MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
+    /// Most HTTP connections at once from one address (IPv6: one /64); --trusted-proxies are
+    /// exempt [default: 1024].
+    #[arg(long, env = "ONAIR_MAX_HTTP_CONNECTIONS_PER_IP")]
+    pub max_http_connections_per_ip: Option<usize>,
+    /// Seconds a client has to send a request head (the first one from connecting, TLS
+    /// handshake included) before its connection is closed [default: 10].
+    #[arg(long, env = "ONAIR_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<f64>,
+    /// Seconds an HTTP connection may stay open with no request [default: 75].
+    #[arg(long, env = "ONAIR_HTTP_IDLE_TIMEOUT")]
+    pub http_idle_timeout: Option<f64>,
+    /// Most `/api/v1/streams/events` subscriptions of one user at once [default: 8].
+    #[arg(long, env = "ONAIR_MAX_EVENT_SUBSCRIBERS_PER_USER")]
+    pub max_event_subscribers_per_user: Option<usize>,
+    /// Most `/api/v1/streams/events` subscriptions from one client address at once
+    /// [default: 64].
+    #[arg(long, env = "ONAIR_MAX_EVENT_SUBSCRIBERS_PER_IP")]
+    pub max_event_subscribers_per_ip: Option<usize>,
     /// Log format: `text` or `json` [default: text]. Levels come from RUST_LOG (default info).
     #[arg(long, env = "ONAIR_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -179,7 +213,13 @@ pub struct Settings {
     pub max_rtmp_connections: usize,
     pub rtmp_handshake_timeout: Duration,
     pub rtmp_idle_timeout: Duration,
+    pub rtmp_publish_timeout: Duration,
+    /// 0: no limit.
+    pub max_rtmp_pending_per_ip: usize,
+    pub rtmp_buffer_budget: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Connection caps and timeouts of the HTTP listener, event-stream subscriber caps.
+    pub http_limits: crate::http::serve::HttpLimits,
     pub log_json: bool,
     /// `None`: SQLite in the data directory.
     pub database_url: Option<String>,
@@ -436,7 +476,52 @@ impl ServeArgs {
                 0.1,
                 3600.0,
             )?,
+            rtmp_publish_timeout: secs(
+                "rtmp-publish-timeout",
+                pick!(rtmp_publish_timeout, 10.0),
+                0.1,
+                600.0,
+            )?,
+            max_rtmp_pending_per_ip: pick!(
+                max_rtmp_pending_per_ip,
+                crate::ingest::DEFAULT_MAX_PENDING_PER_IP
+            ),
+            rtmp_buffer_budget: pick!(rtmp_buffer_budget, crate::ingest::DEFAULT_BUFFER_BUDGET)
+                .max(onair_rtmp::chunk::MAX_PARTIAL_BYTES),
             tls,
+            http_limits: {
+                use crate::http::serve as d;
+                d::HttpLimits {
+                    max_connections: pick!(max_http_connections, d::DEFAULT_MAX_CONNECTIONS).max(1),
+                    max_connections_per_ip: pick!(
+                        max_http_connections_per_ip,
+                        d::DEFAULT_MAX_CONNECTIONS_PER_IP
+                    )
+                    .max(1),
+                    header_timeout: secs(
+                        "http-header-timeout",
+                        pick!(http_header_timeout, d::DEFAULT_HEADER_TIMEOUT.as_secs_f64()),
+                        0.1,
+                        600.0,
+                    )?,
+                    idle_timeout: secs(
+                        "http-idle-timeout",
+                        pick!(http_idle_timeout, d::DEFAULT_IDLE_TIMEOUT.as_secs_f64()),
+                        0.1,
+                        3600.0,
+                    )?,
+                    max_event_subscribers_per_user: pick!(
+                        max_event_subscribers_per_user,
+                        d::DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_USER
+                    )
+                    .max(1),
+                    max_event_subscribers_per_ip: pick!(
+                        max_event_subscribers_per_ip,
+                        d::DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_IP
+                    )
+                    .max(1),
+                }
+            },
             log_json,
         })
     }
@@ -463,6 +548,45 @@ mod tests {
         assert_eq!(s.part_duration, Duration::from_millis(200));
         assert!(!s.webhook_allow_private_targets);
         assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.http_limits, crate::http::serve::HttpLimits::default());
+    }
+
+    #[test]
+    fn http_limits_come_from_the_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "max-http-connections = 100\nmax-http-connections-per-ip = 10\nhttp-header-timeout = 2.5\nhttp-idle-timeout = 30\nmax-event-subscribers-per-user = 2\nmax-event-subscribers-per-ip = 0\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            max_http_connections_per_ip: Some(20),
+            ..Default::default()
+        };
+        let l = args.clone().resolve().unwrap().http_limits;
+        assert_eq!(l.max_connections, 100);
+        assert_eq!(l.max_connections_per_ip, 20, "the flag wins");
+        assert_eq!(l.header_timeout, Duration::from_millis(2500));
+        assert_eq!(l.idle_timeout, Duration::from_secs(30));
+        assert_eq!(l.max_event_subscribers_per_user, 2);
+        assert_eq!(l.max_event_subscribers_per_ip, 1, "at least one");
+        let bad = ServeArgs {
+            http_header_timeout: Some(0.0),
+            ..args
+        }
+        .resolve();
+        assert!(
+            matches!(
+                bad,
+                Err(ConfigError::Invalid {
+                    name: "http-header-timeout",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{PublishAuthorizer, PublishEnded, PublishRequest, PublishStarted};
+use crate::ingest_limits::{BufferBudget, PendingByAddress, PendingSlot};
 use crate::publishers::{LiveHandle, LivePublishers};
 use crate::stream::{PublishError, Publisher, Registry};
 
@@ -26,16 +27,30 @@ const TAKEOVER_WAIT: Duration = Duration::from_secs(3);
 
 /// RTMP connections served at once; more are refused at accept.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Connections one address may hold before a publish is accepted (`--max-rtmp-pending-per-ip`).
+pub const DEFAULT_MAX_PENDING_PER_IP: usize = 8;
+/// Partial-message bytes all connections may hold together (`--rtmp-buffer-budget`).
+pub const DEFAULT_BUFFER_BUDGET: usize = 256 * 1024 * 1024;
 /// Socket reads go into blocks of this size; message payloads are slices of them.
 const READ_BLOCK: usize = 64 * 1024;
 /// A new block is taken when less than this is left in the current one.
 const MIN_READ_SPACE: usize = 8 * 1024;
+/// Before a publish is accepted, reads go into small blocks: the handshake and the commands
+/// are a few KiB, and thousands of waiting connections should not each pin 64 KiB.
+const PRE_PUBLISH_READ_BLOCK: usize = 4 * 1024;
+const PRE_PUBLISH_MIN_READ_SPACE: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
     pub max_connections: usize,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
+    pub publish_timeout: Duration,
+    /// 0: no limit.
+    pub max_pending_per_ip: usize,
+    pub buffer_budget: usize,
+    /// Exempt from `max_pending_per_ip` (`--trusted-proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub struct Ingest {
@@ -46,6 +61,8 @@ pub struct Ingest {
     pub live: Arc<LivePublishers>,
     /// Registered once: looking a counter up by name on every socket read showed in profiles.
     ingest_bytes: metrics::Counter,
+    pending: PendingByAddress,
+    budget: Arc<BufferBudget>,
 }
 
 impl Ingest {
@@ -58,9 +75,14 @@ impl Ingest {
         Self {
             registry,
             authorizer,
+            ingest_bytes: metrics::counter!("onair_ingest_bytes_total"),
+            pending: PendingByAddress::new(
+                config.max_pending_per_ip,
+                config.trusted_proxies.clone(),
+            ),
+            budget: BufferBudget::new(config.buffer_budget),
             config,
             live,
-            ingest_bytes: metrics::counter!("onair_ingest_bytes_total"),
         }
     }
 
@@ -80,8 +102,14 @@ impl Ingest {
                 },
             };
             let Ok(permit) = permits.clone().try_acquire_owned() else {
-                metrics::counter!("onair_rtmp_connections_refused_total").increment(1);
+                metrics::counter!("onair_rtmp_connections_refused_total", "reason" => "max_connections").increment(1);
                 tracing::warn!(%peer, "rtmp connection refused: MAX connections reached");
+                drop(socket);
+                continue;
+            };
+            let Some(pending) = self.pending.try_acquire(peer.ip()) else {
+                metrics::counter!("onair_rtmp_connections_refused_total", "reason" => "pending_per_ip").increment(1);
+                tracing::warn!(%peer, "rtmp connection refused: the address holds MAX pending (not yet publishing) connections");
                 drop(socket);
                 continue;
             };
@@ -90,7 +118,7 @@ impl Ingest {
             tokio::spawn(async move {
                 let _permit = permit;
                 metrics::gauge!("onair_rtmp_connections").increment(1.0);
-                match this.connection(socket, peer, shutdown).await {
+                match this.connection(socket, peer, pending, shutdown).await {
                     Ok(()) => tracing::debug!(%peer, "rtmp connection closed"),
                     Err(e) => tracing::info!(%peer, error = %e, "rtmp connection closed"),
                 }
@@ -103,10 +131,12 @@ impl Ingest {
         &self,
         socket: TcpStream,
         peer: SocketAddr,
+        pending: PendingSlot,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectionError> {
         let mut conn = Connection {
             peer,
+            pending,
             publisher: None,
             media: MediaState::default(),
             stop: false,
@@ -163,9 +193,11 @@ impl Ingest {
         let config = ServerConfig {
             handshake_timeout: self.config.handshake_timeout,
             idle_timeout: self.config.idle_timeout,
+            publish_timeout: self.config.publish_timeout,
             ..ServerConfig::default()
         };
         let mut session = ServerSession::new(config, Instant::now());
+        let mut buffered = self.budget.share();
         loop {
             while let Some(event) = session.poll_event() {
                 self.on_event(&mut session, conn, event).await;
@@ -181,8 +213,13 @@ impl Ingest {
             let buf = session.input_buffer();
             // Fill each block before taking another: frames hold slices of these blocks for as
             // long as the live window keeps them.
-            if buf.capacity() - buf.len() < MIN_READ_SPACE {
-                buf.reserve(READ_BLOCK);
+            let (block, min_space) = if conn.publisher.is_some() {
+                (READ_BLOCK, MIN_READ_SPACE)
+            } else {
+                (PRE_PUBLISH_READ_BLOCK, PRE_PUBLISH_MIN_READ_SPACE)
+            };
+            if buf.capacity() - buf.len() < min_space {
+                buf.reserve(block);
             }
             let read = async {
                 match deadline {
@@ -231,6 +268,10 @@ impl Ingest {
                     }
                     self.ingest_bytes.increment(n as u64);
                     session.process(n, Instant::now())?;
+                    if !buffered.update(session.buffered_bytes()) {
+                        metrics::counter!("onair_rtmp_buffer_budget_closed_total").increment(1);
+                        return Err(ConnectionError::OverBudget(self.budget.used()));
+                    }
                 }
                 Some(Err(e)) => return Err(e.into()),
             }
@@ -304,7 +345,7 @@ impl Ingest {
                 }
                 match started {
                     Ok(p) => {
-                        if let Err(e) = session.accept_publish(stream_id) {
+                        if let Err(e) = session.accept_publish(stream_id, Instant::now()) {
                             tracing::warn!(error = %e, "accepting publish failed");
                             conn.stop = true;
                             return;
@@ -312,6 +353,8 @@ impl Ingest {
                         tracing::info!(peer = %conn.peer, channel = %grant.channel, "publish started");
                         metrics::counter!("onair_publish_started_total").increment(1);
                         conn.publisher = Some(p);
+                        // A publishing connection no longer counts against its address.
+                        conn.pending = None;
                         conn.media = MediaState::default();
                         let session_id = crate::db::new_id();
                         let started = PublishStarted {
@@ -382,6 +425,8 @@ impl Ingest {
 
 struct Connection {
     peer: SocketAddr,
+    /// Its place among its address's not-yet-publishing connections, until a publish starts.
+    pending: PendingSlot,
     publisher: Option<Publisher>,
     media: MediaState,
     stop: bool,
@@ -554,6 +599,10 @@ pub enum ConnectionError {
     Io(#[from] std::io::Error),
     #[error("rtmp: {0}")]
     Rtmp(#[from] onair_rtmp::RtmpError),
+    #[error(
+        "partly received messages of all connections exceed the RTMP buffer budget ({0} bytes held)"
+    )]
+    OverBudget(usize),
 }
 
 #[cfg(test)]

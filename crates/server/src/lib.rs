@@ -12,6 +12,7 @@ pub mod db;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod ingest_limits;
 pub mod mail;
 pub mod packager;
 pub mod playlists;
@@ -60,7 +61,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("loading TLS certificate/key: {0}")]
-    Tls(std::io::Error),
+    Tls(#[from] crate::http::serve::TlsError),
     #[error("opening the database: {0}")]
     Db(#[from] crate::db::DbError),
     #[error("opening the object store: {0}")]
@@ -237,6 +238,10 @@ impl Server {
                 max_connections: settings.max_rtmp_connections,
                 handshake_timeout: settings.rtmp_handshake_timeout,
                 idle_timeout: settings.rtmp_idle_timeout,
+                publish_timeout: settings.rtmp_publish_timeout,
+                max_pending_per_ip: settings.max_rtmp_pending_per_ip,
+                buffer_budget: settings.rtmp_buffer_budget,
+                trusted_proxies: settings.trusted_proxies.clone(),
             },
             live,
         ));
@@ -251,40 +256,26 @@ impl Server {
             storage: storage.clone(),
             started: std::time::SystemTime::now(),
         };
-        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        match &settings.tls {
-            None => {
-                let token = shutdown.clone();
-                tasks.spawn(async move {
-                    if let Err(e) = axum::serve(http, app)
-                        .with_graceful_shutdown(token.cancelled_owned())
-                        .await
-                    {
-                        tracing::error!(error = %e, "HTTP server failed");
-                    }
-                });
-            }
-            Some((cert, key)) => {
-                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .map_err(StartError::Tls)?;
-                let std_listener = http.into_std().map_err(StartError::Tls)?;
-                let handle = axum_server::Handle::new();
-                let token = shutdown.clone();
-                let h2 = handle.clone();
-                tasks.spawn(async move {
-                    token.cancelled().await;
-                    h2.graceful_shutdown(Some(Duration::from_secs(5)));
-                });
-                let server =
-                    axum_server::from_tcp_rustls(std_listener, tls).map_err(StartError::Tls)?;
-                tasks.spawn(async move {
-                    if let Err(e) = server.handle(handle).serve(app).await {
-                        tracing::error!(error = %e, "HTTPS server failed");
-                    }
-                });
-            }
-        }
+        let app = http::router(state);
+        http::serve::check_open_file_limit(
+            settings.http_limits.max_connections,
+            settings.max_rtmp_connections,
+        );
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(|(cert, key)| http::serve::tls_acceptor(cert, key))
+            .transpose()?;
+        tasks.spawn(http::serve::serve(
+            http,
+            app,
+            http::serve::ServeConfig {
+                limits: settings.http_limits.clone(),
+                trusted_proxies: settings.trusted_proxies.clone(),
+                tls,
+            },
+            shutdown.clone(),
+        ));
 
         let reg = registry.clone();
         let token = shutdown.clone();

@@ -1,8 +1,8 @@
 //! What the management API, publish authorization and playback authorization share: the
 //! database, the live registry, rate limiters, mail, playback signing keys and webhook events.
 
-use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use data_encoding::BASE64URL_NOPAD;
@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::db::webhooks::NewDelivery;
 use crate::mail::Mailer;
 use crate::publishers::LivePublishers;
-use crate::security::ratelimit::{RateLimit, RateLimiter};
+use crate::security::ratelimit::{AddrLimiter, RateLimit, RateLimiter};
 use crate::security::secret;
 use crate::security::signed_url::SigningKeys;
 use crate::stream::Registry;
@@ -64,9 +64,9 @@ impl Default for LimitSettings {
 }
 
 pub struct Limiters {
-    pub login_ip: RateLimiter<IpAddr>,
-    pub stream_key_ip: RateLimiter<IpAddr>,
-    pub mail_ip: RateLimiter<IpAddr>,
+    pub login_ip: AddrLimiter,
+    pub stream_key_ip: AddrLimiter,
+    pub mail_ip: AddrLimiter,
     /// Webhook test events, by user id.
     pub webhook_test_user: RateLimiter<String>,
     /// Failed logins for addresses without an account: they lock out exactly like real
@@ -166,7 +166,11 @@ pub struct System {
     pub playback_grants: crate::channel_cache::GrantCache,
     /// Wakes the recordings sweeper before its hour is up (a deleted channel's recordings).
     pub recordings_sweep: tokio::sync::Notify,
+    /// Open live statistics streams, under their caps.
+    pub event_subscribers: crate::http::api::streams::EventSubscribers,
     webhooks: Dispatcher,
+    /// Passwords hashed through [`System::hash_password`].
+    password_hashes: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,12 +253,12 @@ impl System {
         );
         Ok(Arc::new(Self {
             limiters: Limiters {
-                login_ip: RateLimiter::new(limits.login_per_ip, MAX_LIMITER_KEYS),
-                stream_key_ip: RateLimiter::new(
+                login_ip: AddrLimiter::new(limits.login_per_ip, MAX_LIMITER_KEYS),
+                stream_key_ip: AddrLimiter::new(
                     limits.stream_key_failures_per_ip,
                     MAX_LIMITER_KEYS,
                 ),
-                mail_ip: RateLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
+                mail_ip: AddrLimiter::new(limits.mail_per_ip, MAX_LIMITER_KEYS),
                 webhook_test_user: RateLimiter::new(
                     limits.webhook_tests_per_user,
                     MAX_LIMITER_KEYS,
@@ -279,8 +283,28 @@ impl System {
             channels: Default::default(),
             playback_grants: Default::default(),
             recordings_sweep: Default::default(),
+            event_subscribers: Default::default(),
             webhooks,
+            password_hashes: AtomicU64::new(0),
         }))
+    }
+
+    /// Hashes a password (Argon2id, on the blocking pool) for the API, and counts it in
+    /// [`System::password_hashes`] and `onair_password_hashes_total`. Hashing is the costliest
+    /// thing an anonymous request can ask for (sign-up), so a flood shows in the counter; and
+    /// the count is how the tests see that sign-up does the same work for every address.
+    pub async fn hash_password(
+        &self,
+        password: &str,
+    ) -> Result<String, crate::security::password::PasswordError> {
+        self.password_hashes.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("onair_password_hashes_total").increment(1);
+        crate::security::password::hash(password).await
+    }
+
+    /// How many passwords this node's API has hashed since it started.
+    pub fn password_hashes(&self) -> u64 {
+        self.password_hashes.load(Ordering::Relaxed)
     }
 
     /// The base URL for links in e-mail.

@@ -806,6 +806,171 @@ async fn signed_urls_end_when_access_changes() {
     node.stop().await;
 }
 
+/// Alibaba type A URLs from the API are bound like tokens: their `uid` names the user and the
+/// channel's playback epoch (inside the MD5 the CDN checks, so the format stays the CDN's), and
+/// a revoked grant, a visibility change, a rename or a new channel under a reused name ends
+/// them, with the children a signed playlist lists. URLs signed elsewhere with the key (no
+/// epoch in `uid`) are accepted as they are. (Not live: accepted is 404, refused 403.)
+async fn alibaba_urls_end_when_access_changes(backend: Backend) {
+    let key = "alibaba-type-a-private-key-0123456789";
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        s.alibaba_auth_key = Some(key.to_owned());
+    })
+    .await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let friend = user(&node, "friend@example.com", Role::Viewer).await;
+    let friend_id = friend.get("/api/v1/me").await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (channel_id, _, _) = channel_with_device(&owner, "show").await;
+    let ch = format!("/api/v1/channels/{channel_id}");
+    assert_eq!(
+        owner.patch(&ch, json!({"visibility": "signed"})).await.0,
+        200
+    );
+    let grant = format!("{ch}/grants/{friend_id}");
+    assert_eq!(owner.call(reqwest::Method::PUT, &grant, None).await.0, 204);
+    let md5 = |s: &str| {
+        use md5::Digest;
+        data_encoding::HEXLOWER.encode(&md5::Md5::digest(s.as_bytes()))
+    };
+    // The three URLs (path and query) the API hands out.
+    let mint = |api: &Api| {
+        let api = api.clone();
+        let path = format!("{ch}/playback-url");
+        async move {
+            let (s, urls) = api
+                .post(&path, json!({"format": "alibaba", "ttl_seconds": 600}))
+                .await;
+            assert_eq!(s, 200, "{urls}");
+            ["hls", "ts", "flv"].map(|k| {
+                let u = urls[k].as_str().unwrap();
+                u[u.find("/live/").unwrap()..].to_owned()
+            })
+        }
+    };
+    // What a playlist served under `url` lists: another path signed with the same timestamp,
+    // rand and uid.
+    let child = |url: &str| {
+        let (path, query) = url.split_once("?auth_key=").unwrap();
+        let f: Vec<&str> = query.split('-').collect();
+        let (ts, rand, uid) = (f[0].parse().unwrap(), f[1], f[2]);
+        let dir = path.rsplit_once('/').unwrap().0;
+        let child = format!("{dir}/llhls.m3u8");
+        let k = alibaba::sign(&child, ts, rand, uid, key.as_bytes()).unwrap();
+        format!("{child}?auth_key={k}")
+    };
+    let statuses = |urls: Vec<String>| {
+        let urls: Vec<String> = urls.iter().map(|u| node.url(u)).collect();
+        async move {
+            let mut out = Vec::new();
+            for u in &urls {
+                out.push(status(u).await);
+            }
+            out
+        }
+    };
+    let epoch = |id: String| {
+        let sys = node.sys();
+        async move { sys.db.channel(&id).await.unwrap().unwrap().playback_epoch }
+    };
+
+    // The friend's URLs: the uid is `{user}~{epoch}`, the hash the CDN's formula over it.
+    let friends = mint(&friend).await;
+    let (path, query) = friends[0].split_once("?auth_key=").unwrap();
+    let f: Vec<&str> = query.split('-').collect();
+    assert_eq!(
+        f[2],
+        format!("{friend_id}~{}", epoch(channel_id.clone()).await)
+    );
+    assert_eq!(
+        f[3],
+        md5(&format!("{path}-{}-{}-{}-{key}", f[0], f[1], f[2]))
+    );
+    let with_child = |urls: [String; 3]| {
+        let mut v = urls.to_vec();
+        v.push(child(&urls[0]));
+        v
+    };
+    assert_eq!(statuses(with_child(friends.clone())).await, [404; 4]);
+    // Revoking the grant ends them, children included.
+    assert_eq!(owner.delete(&grant).await.0, 204);
+    assert_eq!(statuses(with_child(friends)).await, [403; 4]);
+
+    // A visibility change ends earlier URLs (even the owner's).
+    let owners = mint(&owner).await;
+    assert_eq!(statuses(with_child(owners.clone())).await, [404; 4]);
+    for v in ["private", "signed"] {
+        assert_eq!(owner.patch(&ch, json!({"visibility": v})).await.0, 200);
+    }
+    assert_eq!(statuses(with_child(owners)).await, [403; 4]);
+
+    // A rename ends them; so does a new channel under the old name.
+    let owners = mint(&owner).await;
+    assert_eq!(statuses(with_child(owners.clone())).await, [404; 4]);
+    assert_eq!(owner.patch(&ch, json!({"slug": "renamed"})).await.0, 200);
+    let (other_id, _, _) = channel_with_device(&owner, "show").await;
+    assert_eq!(
+        owner
+            .patch(
+                &format!("/api/v1/channels/{other_id}"),
+                json!({"visibility": "signed"})
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(statuses(with_child(owners)).await, [403; 4]);
+    // The new channel's own URLs play.
+    let (s, urls) = owner
+        .post(
+            &format!("/api/v1/channels/{other_id}/playback-url"),
+            json!({"format": "alibaba"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let hls = urls["hls"].as_str().unwrap();
+    assert_eq!(
+        status(&node.url(&hls[hls.find("/live/").unwrap()..])).await,
+        404
+    );
+
+    // Signed elsewhere with the key, without an epoch: accepted as it is. A forged epoch
+    // needs the key too (the hash covers the uid).
+    let path = "/live/show/llhls.m3u8";
+    let ts = now_unix();
+    let k = alibaba::sign(path, ts, "r1", "0", key.as_bytes()).unwrap();
+    assert_eq!(
+        status(&node.url(&format!("{path}?auth_key={k}"))).await,
+        404
+    );
+    let current = epoch(other_id.clone()).await;
+    let hash = md5(&format!("{path}-{ts}-r1-{friend_id}~1-{key}"));
+    let forged = format!("{ts}-r1-{friend_id}~{current}-{hash}");
+    assert_eq!(
+        status(&node.url(&format!("{path}?auth_key={forged}"))).await,
+        403
+    );
+    let metrics = get_text(&node.url("/metrics")).await.1;
+    assert!(
+        metrics.contains("onair_playback_refused_total{reason=\"epoch\"}"),
+        "refusals are counted"
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alibaba_urls_end_when_access_changes_sqlite() {
+    alibaba_urls_end_when_access_changes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alibaba_urls_end_when_access_changes_postgres() {
+    alibaba_urls_end_when_access_changes(Backend::Postgres).await;
+}
+
 /// Behind our own proxies (`--trusted-proxies`), the address their `X-Forwarded-For` names is
 /// the client: a link bound to the viewer's address works through the edge, a client-forged
 /// entry left of it is not believed, and without the setting the header is ignored.

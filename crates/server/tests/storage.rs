@@ -230,6 +230,12 @@ async fn a_store_outage_loses_nothing() {
         "every segment of the outage stored: {} segments",
         msns.len()
     );
+    // The uploader empties the spool right after it stores the final playlist (state.json,
+    // then the entries): the playlist can be seen a moment before that.
+    let drained = Instant::now();
+    while storage.spool_bytes() != 0 && drained.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(storage.spool_bytes(), 0);
     node.stop().await;
 }

@@ -121,7 +121,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a pending viewer account and mails a verification link. */
+        /**
+         * Creates a pending viewer account and mails a verification link. The answer is the same
+         *     whether or not the address has an account (its owner is mailed about the attempt instead),
+         *     and is sent before the address is looked at.
+         */
         post: operations["signup"];
         delete?: never;
         options?: never;
@@ -376,7 +380,12 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Changes the display name and/or password. A password change signs out other sessions. */
+        /**
+         * Changes the display name and/or password. A password change ends every other credential,
+         *     as a password reset does: the other console sessions and all personal access tokens,
+         *     including one making the request (a console session making it stays signed in). The
+         *     answer says how many ended.
+         */
         patch: operations["update_me"];
         trace?: never;
     };
@@ -689,7 +698,9 @@ export interface paths {
         /**
          * The same list as `GET /api/v1/streams`, pushed every second as server-sent events
          *     (`event: streams`, `data:` the JSON list), so live charts need no polling. The stream ends
-         *     after ten minutes; `EventSource` reconnects.
+         *     after ten minutes; `EventSource` reconnects. One user may hold
+         *     `--max-event-subscribers-per-user` of these streams at once and one address
+         *     `--max-event-subscribers-per-ip`; more are refused with 429.
          */
         get: operations["stream_events"];
         put?: never;
@@ -1398,6 +1409,19 @@ export interface components {
             enabled?: boolean | null;
             events?: string[] | null;
             url?: string | null;
+        };
+        /** @description The user after a change, and what a password change ended. */
+        UpdatedMe: components["schemas"]["UserView"] & {
+            /**
+             * Format: int64
+             * @description With a password change: how many other console sessions were signed out.
+             */
+            revoked_sessions?: number | null;
+            /**
+             * Format: int64
+             * @description With a password change: how many personal access tokens were revoked (all of them).
+             */
+            revoked_tokens?: number | null;
         };
         UserList: {
             items: components["schemas"]["UserView"][];
@@ -2510,7 +2534,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserView"];
+                    "application/json": components["schemas"]["UpdatedMe"];
                 };
             };
             403: {
@@ -3169,6 +3193,14 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemBody"];
                 };
             };
         };

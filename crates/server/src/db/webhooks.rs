@@ -97,6 +97,8 @@ pub struct NewDelivery<'a> {
 }
 
 impl Db {
+    /// A new webhook, whatever the owner has already; the API caps them per user with
+    /// [`Db::create_webhook_within`].
     pub async fn create_webhook(
         &self,
         owner_id: &str,
@@ -118,6 +120,47 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         Ok(from_row(&row)?)
+    }
+
+    /// [`Db::create_webhook`] unless `owner_id` already has `cap` webhooks (`None` then). The
+    /// count and the insert are one statement, and concurrent creations for one owner are
+    /// serialized, so the cap holds however many requests race: SQLite runs one writer at a
+    /// time and an INSERT takes the write lock before it reads; on PostgreSQL (READ
+    /// COMMITTED, where two inserts could each count the other's absence) the owner's row is
+    /// locked first, and the count of whoever waited for it sees the winner's row.
+    pub async fn create_webhook_within(
+        &self,
+        owner_id: &str,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        cap: i64,
+    ) -> DbResult<Option<Webhook>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(owner_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO webhooks (id, owner_id, url, secret, events, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, $6
+             WHERE (SELECT COUNT(*) FROM webhooks WHERE owner_id = $2) < $7
+             RETURNING *",
+        )
+        .bind(new_id())
+        .bind(owner_id)
+        .bind(url)
+        .bind(secret)
+        .bind(events.join(" "))
+        .bind(now)
+        .bind(cap)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.as_ref().map(from_row).transpose()?)
     }
 
     /// How many webhooks `owner_id` has.

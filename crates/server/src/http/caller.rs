@@ -100,6 +100,15 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The digest of the request's credential (bearer token, else session cookie): what caches of
+/// a caller's permissions are keyed by, so a signed-out session or revoked token stops matching.
+pub fn credential_digest(headers: &HeaderMap) -> Option<String> {
+    bearer(headers)
+        .or_else(|| cookie(headers, SESSION_COOKIE))
+        .filter(|c| c.len() <= MAX_SECRET_LEN)
+        .map(secret::digest)
+}
+
 pub fn client_ip(parts: &Parts) -> IpAddr {
     parts
         .extensions

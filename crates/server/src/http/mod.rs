@@ -8,6 +8,7 @@ mod flv;
 mod hls;
 pub mod playback;
 pub mod problem;
+pub mod serve;
 mod vod;
 mod web;
 

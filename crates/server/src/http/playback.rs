@@ -8,7 +8,9 @@
 //! 2. A `token` query parameter (OnAir's signed URL, [`signed_url`]) or, when Alibaba keys are
 //!    configured, an `auth_key` parameter (Alibaba Cloud CDN type A, [`alibaba`]) must verify
 //!    for the request path, now and the client address; a present but failing signature is a
-//!    403 whatever the channel's visibility, so a broken signer is noticed.
+//!    403 whatever the channel's visibility, so a broken signer is noticed. Signatures the API
+//!    issued also name the channel's playback epoch (tokens in their user id, `{user}@{epoch}`;
+//!    type A in `uid`, `{user}~{epoch}`) and are refused once it has moved on.
 //! 3. Without a signature the channel's visibility decides: `public` anyone; `authenticated` a
 //!    session cookie or bearer token; `private` the owner, admins and granted users; `signed`
 //!    nobody.
@@ -27,13 +29,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 
-use super::caller::{SESSION_COOKIE, authenticate_request, bearer, cookie};
+use super::caller::{authenticate_request, credential_digest};
 use super::{AppState, Problem};
 use crate::config::PublishAuthMode;
 use std::sync::Arc;
 
 use crate::db::channels::{Channel, Visibility};
-use crate::security::secret::{self, MAX_SECRET_LEN};
 use crate::security::{alibaba, signed_url};
 
 /// Problem type URI of refused playback signatures.
@@ -177,6 +178,16 @@ pub async fn authorize_channel(
             sys.playback.alibaba_ttl.as_secs(),
             &keys,
         ) {
+            // Bound like tokens: URLs the API issues carry the channel's playback epoch in
+            // `uid`, which the MD5 covers, so a CDN edge verifies them unchanged while we also
+            // end them when access changes. The children of a signed playlist carry the same
+            // uid, so they end with it.
+            Ok(g) if alibaba_uid_epoch(&g.uid).is_some_and(|e| e != channel.playback_epoch) => {
+                metrics::counter!("onair_playback_refused_total", "reason" => "epoch").increment(1);
+                Err(refused(
+                    "auth_key refused: it was issued before the channel's access changed",
+                ))
+            }
             Ok(g) => Ok(Access::Alibaba {
                 timestamp: g.timestamp,
                 rand: g.rand,
@@ -198,10 +209,7 @@ pub async fn authorize_channel(
         Visibility::Authenticated | Visibility::Private => {
             // A viewer fetches several objects a second: a recent "allowed" for the same
             // credential and channel stands for a few seconds (see `GrantCache`).
-            let credential = bearer(req.headers)
-                .or_else(|| cookie(req.headers, SESSION_COOKIE))
-                .filter(|c| c.len() <= MAX_SECRET_LEN)
-                .map(secret::digest);
+            let credential = credential_digest(req.headers);
             if let Some(d) = &credential
                 && sys.playback_grants.allowed(d, &channel.id)
             {
@@ -233,6 +241,32 @@ pub async fn authorize_channel(
             }
         }
     }
+}
+
+/// Separates the user id from the channel's playback epoch in the `uid` of the Alibaba type A
+/// URLs the API issues (`{user}~{epoch}`). Tokens use `@`, which `uid` cannot carry (only
+/// `[A-Za-z0-9._~]`); user ids (ULIDs) and epochs never contain `~`.
+pub const ALIBABA_UID_EPOCH_SEPARATOR: char = '~';
+
+/// The `uid` of an Alibaba type A URL issued by the API to `user_id` for a channel at playback
+/// epoch `epoch`: [`authorize_channel`] refuses it once the channel's epoch moves on (a revoked
+/// grant, a visibility change, a rename, or another channel under the same name).
+pub fn alibaba_uid(user_id: &str, epoch: i64) -> String {
+    format!("{user_id}{ALIBABA_UID_EPOCH_SEPARATOR}{epoch}")
+}
+
+/// The playback epoch an Alibaba `uid` is bound to. `None`: a uid without the separator, from a
+/// signer other than the API (such as `0`, "unused"), accepted as it is, like tokens without
+/// an epoch: only holders of the key can make one. A uid with the separator but no number
+/// after it binds to no epoch that exists (`Some(-1)`), so it is refused.
+fn alibaba_uid_epoch(uid: &str) -> Option<i64> {
+    let (_, epoch) = uid.rsplit_once(ALIBABA_UID_EPOCH_SEPARATOR)?;
+    let digits = !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit());
+    Some(if digits {
+        epoch.parse().unwrap_or(-1)
+    } else {
+        -1
+    })
 }
 
 /// Appends the signature of `access` to every URI of `playlist` (URI lines and `URI="…"`
@@ -322,6 +356,20 @@ mod tests {
             rewrite_uris("#X:URI=\"abc", |u| u.len().to_string()),
             "#X:URI=\"3"
         );
+    }
+
+    #[test]
+    fn alibaba_uids_carry_the_epoch() {
+        let uid = alibaba_uid("01J0USER0000000000000000AB", 1_700_000_000_123);
+        assert_eq!(uid, "01J0USER0000000000000000AB~1700000000123");
+        assert_eq!(alibaba_uid_epoch(&uid), Some(1_700_000_000_123));
+        // Signed elsewhere: no epoch, nothing to compare.
+        assert_eq!(alibaba_uid_epoch("0"), None);
+        assert_eq!(alibaba_uid_epoch("some.user"), None);
+        // Ours in form, but no epoch that can match.
+        for bad in ["u~", "u~x1", "u~+1", "u~-1", "u~99999999999999999999999"] {
+            assert_eq!(alibaba_uid_epoch(bad), Some(-1), "{bad}");
+        }
     }
 
     #[test]

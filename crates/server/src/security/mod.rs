@@ -11,6 +11,7 @@
 //! - [`alibaba`]: Alibaba Cloud CDN URL authentication, type A (`auth_key`).
 //! - [`totp`]: RFC 6238 TOTP over RFC 4226 HOTP, with Google Authenticator's Key Uri Format.
 //! - [`ratelimit`]: an in-memory GCRA (token bucket) limiter with bounded memory.
+//! - [`slots`]: caps on what one key (a client address, a user) holds at once.
 //! - [`password`]: Argon2id password hashing (RFC 9106) and the password policy.
 //! - [`secret`]: random credentials (session cookies, API tokens, stream keys) and their stored
 //!   SHA-256 digests.
@@ -18,5 +19,6 @@
 pub mod password;
 pub mod ratelimit;
 pub mod secret;
+pub mod slots;
 
 pub use onair_auth::{alibaba, constant_time_eq, signed_url, totp};

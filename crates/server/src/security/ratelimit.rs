@@ -1,6 +1,14 @@
 //! An in-memory rate limiter for abuse-prone actions: login attempts per IP and per account,
 //! stream-key guesses per IP, sign-ups per IP.
 //!
+//! # Addresses
+//!
+//! Every per-address limit keys its client by [`AddrKey::of`]: an IPv4 address on its own, an
+//! IPv6 address by its /64. One host (one home, one VM) is routinely given a whole /64 and may
+//! pick any of its 2^64 addresses, so keying by the full address would hand it a fresh budget
+//! per attempt. IPv4-mapped IPv6 (`::ffff:a.b.c.d`, how a dual-stack socket reports IPv4
+//! peers) is keyed as the IPv4 address, so it shares that address's budget.
+//!
 //! # Algorithm
 //!
 //! GCRA, the Generic Cell Rate Algorithm (ITU-T I.371 / ATM Forum TM 4.0), which is a token
@@ -39,6 +47,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -248,6 +257,54 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
+/// A client address as per-address limits see it: see the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AddrKey(IpAddr);
+
+impl AddrKey {
+    /// IPv6 addresses are keyed by this prefix length.
+    pub const IPV6_PREFIX: u32 = 64;
+
+    /// The key of `ip`: the only way to make one, so no limit can key addresses differently.
+    pub fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX << (128 - Self::IPV6_PREFIX);
+                Self(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
+            }
+            v4 => Self(v4),
+        }
+    }
+}
+
+impl std::fmt::Display for AddrKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => v4.fmt(f),
+            IpAddr::V6(v6) => write!(f, "{v6}/{}", Self::IPV6_PREFIX),
+        }
+    }
+}
+
+/// A [`RateLimiter`] over client addresses, each keyed by [`AddrKey::of`].
+pub struct AddrLimiter(RateLimiter<AddrKey>);
+
+impl AddrLimiter {
+    pub fn new(limit: RateLimit, max_keys: usize) -> Self {
+        Self(RateLimiter::new(limit, max_keys))
+    }
+
+    /// [`RateLimiter::check`] for the key of `ip`.
+    pub fn check(&self, ip: &IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.0.check(&AddrKey::of(*ip), now)
+    }
+
+    /// [`RateLimiter::peek`] for the key of `ip`.
+    pub fn peek(&self, ip: &IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.0.peek(&AddrKey::of(*ip), now)
+    }
+}
+
 /// `per / max`, rounded up to whole nanoseconds so that `max × T ≥ per`: rounding down could
 /// make `T` zero for tiny periods and let unlimited requests through.
 fn div_ceil(per: Duration, max: u32) -> Duration {
@@ -447,6 +504,45 @@ mod tests {
         assert!(l.len() <= CAP);
         l.purge_expired(t10 + Duration::from_secs(10));
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn addresses_are_keyed_by_ipv4_address_or_ipv6_64() {
+        let key = |s: &str| AddrKey::of(s.parse().unwrap());
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:aaaa::7"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
+        // IPv4 on its own, whether or not a dual-stack socket reported it as mapped IPv6.
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        assert_eq!(key("::ffff:192.0.2.1").to_string(), "192.0.2.1");
+        // Loopback is one key.
+        assert_eq!(key("::1"), key("::2"));
+    }
+
+    #[test]
+    fn one_ipv6_64_shares_one_budget() {
+        let l = AddrLimiter::new(
+            RateLimit {
+                max: 2,
+                per: MINUTE,
+            },
+            MAX_TRACKED_KEYS,
+        );
+        let t0 = Instant::now();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        l.check(&ip("2001:db8::1"), t0).unwrap();
+        l.check(&ip("2001:db8::2"), t0).unwrap();
+        assert!(l.check(&ip("2001:db8::3"), t0).is_err());
+        assert!(l.peek(&ip("2001:db8::ffff"), t0).is_err());
+        assert_eq!(l.check(&ip("2001:db8:0:1::1"), t0), Ok(()));
+        l.check(&ip("192.0.2.1"), t0).unwrap();
+        l.check(&ip("::ffff:192.0.2.1"), t0).unwrap();
+        assert!(l.check(&ip("192.0.2.1"), t0).is_err());
     }
 
     #[test]

@@ -21,13 +21,19 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Whether `ip` is a public unicast address a webhook may be delivered to.
 ///
-/// Refused: unspecified, loopback, private (RFC 1918), shared/CGNAT (100.64/10), link-local
-/// (169.254/16, fe80::/10; cloud metadata lives there), IETF protocol assignments
-/// (192.0.0/24), documentation and benchmarking ranges, multicast, broadcast and reserved
-/// (240/4), unique-local (fc00::/7), site-local (fec0::/10), discard-only (100::/64),
-/// documentation (2001:db8::/32), Teredo (2001::/32), local-use NAT64 (64:ff9b:1::/48); IPv6
-/// forms that embed an IPv4 address (mapped, compatible, NAT64 64:ff9b::/96, 6to4 2002::/16)
-/// are judged by that address.
+/// IPv4 refused: unspecified, loopback, private (RFC 1918), shared/CGNAT (100.64/10),
+/// link-local (169.254/16; cloud metadata lives there), IETF protocol assignments (192.0.0/24),
+/// documentation and benchmarking ranges, multicast, broadcast and reserved (240/4).
+///
+/// IPv6 is public only within global unicast 2000::/3, so everything outside it is refused:
+/// unspecified, loopback, the rest of ::/8 (the deprecated IPv4-compatible ::/96 and the SIIT
+/// IPv4-translated ::ffff:0:0:0/96, which some stacks and translators hand to IPv4),
+/// local-use NAT64 64:ff9b:1::/48, discard-only 100::/64, unique-local, link-local, site-local,
+/// multicast. Within 2000::/3, IETF protocol assignments 2001::/23 (Teredo 2001::/32 among
+/// them, which embeds an IPv4 server and client) and the documentation ranges 2001:db8::/32
+/// and 3fff::/20 are refused. Three forms that stand for an IPv4 destination are judged by that
+/// address: IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96 (what DNS64 answers on IPv6-only
+/// networks) and 6to4 2002::/16.
 pub fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -53,31 +59,24 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    if ip.is_unspecified() || ip.is_loopback() {
-        return false;
+    let embedded =
+        |hi: u16, lo: u16| is_public_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+    match ip.segments() {
+        // IPv4-mapped ::ffff:a.b.c.d: an IPv4 destination written for an IPv6 socket.
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => embedded(hi, lo),
+        // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): the translator connects to the
+        // embedded IPv4 address.
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
+        // 6to4 2002:AABB:CCDD::/48 (RFC 3056): a relay forwards to AA.BB.CC.DD.
+        [0x2002, hi, lo, ..] => embedded(hi, lo),
+        // IETF protocol assignments 2001::/23 (RFC 2928; Teredo, benchmarking, ORCHID, …).
+        [0x2001, b, ..] if b < 0x200 => false,
+        // Documentation 2001:db8::/32 (RFC 3849) and 3fff::/20 (RFC 9637).
+        [0x2001, 0xdb8, ..] => false,
+        [0x3fff, b, ..] if b < 0x1000 => false,
+        // Global unicast 2000::/3, and nothing outside it.
+        [a, ..] => a & 0xe000 == 0x2000,
     }
-    // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (deprecated compatible form).
-    if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
-        let [.., hi, lo] = s;
-        return is_public_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
-    }
-    // NAT64 well-known prefix 64:ff9b::/96 embeds the IPv4 destination.
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_public_v4(Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])));
-    }
-    // 6to4 2002:AABB:CCDD::/48 embeds AA.BB.CC.DD.
-    if s[0] == 0x2002 {
-        return is_public_v4(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
-    }
-    !((s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48
-        || (s[0] == 0x100 && s[1..4] == [0; 3]) // discard-only 100::/64
-        || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32
-        || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
-        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || (s[0] & 0xff00) == 0xff00) // multicast
 }
 
 /// The error a [`PublicOnlyResolver`] gives when a name has no public address. The dispatcher
@@ -167,6 +166,35 @@ mod tests {
             "100::1",
             "2001::1",
             "2001:db8::1",
+            // Every IPv6 form that embeds an IPv4 address, with loopback, private and metadata
+            // addresses inside: judged by the embedded address or refused outright.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "::ffff:0:808:808",
+            "::ffff:7f00:1",
+            "::ffff:a9fe:a9fe",
+            "::8.8.8.8",
+            "::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:ffff::1",
+            "2002:a9fe:a9fe::1",
+            "2002:a00:1:ffff::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:0:a9fe:a9fe::1",
+            // Elsewhere outside global unicast, and special-purpose ranges inside it.
+            "::2",
+            "::ffff:0:0:0",
+            "1::1",
+            "4000::1",
+            "5f00::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:20::1",
+            "2001:1ff::1",
+            "3fff::1",
+            "3fff:fff::1",
             "fc00::1",
             "fd12:3456::1",
             "fe80::1",
@@ -194,6 +222,11 @@ mod tests {
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "2001:200::1",
+            "2001:4860:4860::8888",
+            "2001:db9::1",
+            "3fff:1000::1",
+            "2c0f:f248::1",
         ];
         for ip in public {
             assert!(is_public_ip(ip.parse().unwrap()), "{ip} must be allowed");

@@ -88,6 +88,8 @@ async fn hostile_requests(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    // The account is made after the answer; its link follows it.
+    api.mailed(email, "Verify").await;
     let u = node.sys().db.user_by_email(email).await.unwrap().unwrap();
     assert_eq!(u.display_name, name);
 

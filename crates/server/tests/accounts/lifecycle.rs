@@ -18,6 +18,8 @@ async fn account_lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    // The account is made after the answer; its link follows it.
+    api.mailed(lower, "Verify").await;
     let user = node.sys().db.user_by_email(email).await.unwrap().unwrap();
     assert_eq!(user.email, lower);
     assert_eq!(user.status.as_str(), "pending");
@@ -40,6 +42,8 @@ async fn account_lifecycle(backend: Backend) {
         again.body,
         json!({"status": "check your e-mail to verify the address"})
     );
+    // The address's owner is told instead (after the answer).
+    api.mailed(lower, "Sign-up attempt").await;
     assert_eq!(
         node.sys().db.count_users().await.unwrap(),
         2,
@@ -577,4 +581,117 @@ async fn account_lifecycle(backend: Backend) {
     node.stop().await;
 }
 
-on_both!(account_lifecycle,);
+/// A password change through PATCH /me ends every other credential, like a reset: the other
+/// console sessions and every personal access token (one making the request too; only the
+/// console session making it is kept). The answer says how many ended.
+async fn password_change_ends_other_credentials(backend: Backend) {
+    let node = TestNode::start_on(backend, settings(|_| {})).await;
+    let api = Api::new(&node);
+    let token = |s: &Session, name: &str| {
+        let (s, name) = (s.clone(), name.to_owned());
+        let api = &api;
+        async move {
+            let r = api
+                .post(
+                    "/api/v1/me/tokens",
+                    Auth::Session(&s),
+                    json!({ "name": name, "scopes": ["read", "write"] }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            r.body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let change = |from: &str, to: &str| json!({ "password": to, "current_password": from });
+    let (pw1, pw2, pw3) = (ADMIN_PASSWORD, "second password 2", "third password 3");
+
+    // From a console session: it stays; the other session and both tokens end.
+    let s1 = api.session(ADMIN_EMAIL, pw1, None).await;
+    let s2 = api.session(ADMIN_EMAIL, pw1, None).await;
+    let t1 = token(&s1, "ci").await;
+    let t2 = token(&s1, "backup").await;
+    // A display-name change ends nothing.
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s1),
+            Some(json!({ "display_name": "Root" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body.get("revoked_sessions").is_none(), "{}", r.text);
+    assert!(r.body.get("revoked_tokens").is_none(), "{}", r.text);
+    for auth in [Auth::CookieOnly(&s2), Auth::Bearer(&t1), Auth::Bearer(&t2)] {
+        assert_eq!(api.get("/api/v1/me", auth).await.status, StatusCode::OK);
+    }
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Session(&s1),
+            Some(change(pw1, pw2)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for auth in [Auth::CookieOnly(&s2), Auth::Bearer(&t1), Auth::Bearer(&t2)] {
+        api.get("/api/v1/me", auth).await.problem(401);
+    }
+    assert_eq!(r.body["email"], ADMIN_EMAIL, "{}", r.text);
+    assert_eq!(r.body["display_name"], "Root", "{}", r.text);
+    assert_eq!(r.body["revoked_sessions"], 1, "{}", r.text);
+    assert_eq!(r.body["revoked_tokens"], 2, "{}", r.text);
+    assert_eq!(
+        api.get("/api/v1/me", Auth::CookieOnly(&s1)).await.status,
+        StatusCode::OK
+    );
+    let listed = api.get("/api/v1/me/tokens", Auth::CookieOnly(&s1)).await;
+    assert_eq!(listed.body["items"], json!([]), "{}", listed.text);
+
+    // With an access token: every session and every token end, the one used included.
+    let t3 = token(&s1, "script").await;
+    let s3 = api.session(ADMIN_EMAIL, pw2, None).await;
+    let r = api
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Auth::Bearer(&t3),
+            Some(change(pw2, pw3)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["revoked_sessions"], 2, "{}", r.text);
+    assert_eq!(r.body["revoked_tokens"], 1, "{}", r.text);
+    for auth in [
+        Auth::CookieOnly(&s1),
+        Auth::CookieOnly(&s3),
+        Auth::Bearer(&t3),
+    ] {
+        api.get("/api/v1/me", auth).await.problem(401);
+    }
+    api.session(ADMIN_EMAIL, pw3, None).await;
+
+    // Audited with what ended.
+    let audit = node
+        .sys()
+        .db
+        .list_audit(
+            &onair_server::db::audit::AuditFilter {
+                action: Some("user.password_change"),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    let details: Vec<_> = audit.iter().filter_map(|a| a.detail.clone()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("1 other session") && d.contains("2 access tokens")),
+        "{details:?}"
+    );
+    node.stop().await;
+}
+
+on_both!(account_lifecycle, password_change_ends_other_credentials,);

@@ -205,9 +205,10 @@ async fn login_rate_limit(backend: Backend) {
     node.stop().await;
 }
 
-/// Holds the database's write lock on `user_tokens` (SQLite: the whole database) until the
-/// returned guard commits: what a reset or resend does for an existing account then waits.
-async fn block_token_writes(node: &TestNode, backend: Backend) -> sqlx::AnyConnection {
+/// Holds the database's write lock on `table` (SQLite: the whole database) until the returned
+/// guard commits: work that writes it (what a reset or resend does for an existing account,
+/// what a sign-up does for any address) then waits.
+async fn block_writes(node: &TestNode, backend: Backend, table: &str) -> sqlx::AnyConnection {
     use sqlx::Connection as _;
     use sqlx::Executor as _;
     sqlx::any::install_default_drivers();
@@ -226,9 +227,12 @@ async fn block_token_writes(node: &TestNode, backend: Backend) -> sqlx::AnyConne
         Backend::Postgres => {
             conn.execute("BEGIN").await.unwrap();
             // Blocks inserts, not reads.
-            conn.execute("LOCK TABLE user_tokens IN EXCLUSIVE MODE")
-                .await
-                .unwrap();
+            let lock = match table {
+                "users" => "LOCK TABLE users IN EXCLUSIVE MODE",
+                "user_tokens" => "LOCK TABLE user_tokens IN EXCLUSIVE MODE",
+                other => panic!("no lock statement for {other}"),
+            };
+            conn.execute(lock).await.unwrap();
         }
     }
     conn
@@ -250,7 +254,7 @@ async fn reset_and_resend_answer_at_once(backend: Backend) {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let first = api.mailed_token("pending@example.com", "Verify").await;
 
-    let mut lock = block_token_writes(&node, backend).await;
+    let mut lock = block_writes(&node, backend, "user_tokens").await;
     let quick = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
@@ -283,6 +287,57 @@ async fn reset_and_resend_answer_at_once(backend: Backend) {
     api.mailed_token(ADMIN_EMAIL, "Reset").await;
     api.mailed_token_other_than("pending@example.com", "Verify", Some(&first))
         .await;
+    node.stop().await;
+}
+
+/// Sign-up answers alike for a new address and one that has an account, doing the same work
+/// before the answer: both hash the password (the one expensive step) and nothing else that
+/// depends on the address. Creating the account, or telling the address's owner that someone
+/// tried, happens after the answer: with the users table locked both still answer at once.
+async fn signup_answers_alike_for_every_address(backend: Backend) {
+    let node = TestNode::start_on(backend, settings(|_| {})).await;
+    let api = Api::new(&node);
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let mut lock = block_writes(&node, backend, "users").await;
+    let mut answers = Vec::new();
+    for email in [ADMIN_EMAIL, "newcomer@example.com"] {
+        let hashed = node.sys().password_hashes();
+        let r = quick
+            .post(node.url("/api/v1/auth/signup"))
+            .json(&json!({ "email": email, "password": "long enough pw", "display_name": "N" }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("sign-up of {email} waited for the database: {e}"));
+        let r = Api::read(r).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{email}: {}", r.text);
+        assert_eq!(
+            node.sys().password_hashes() - hashed,
+            1,
+            "{email}: the password is hashed before the answer"
+        );
+        answers.push((r.status, r.content_type().to_owned(), r.text));
+    }
+    assert_eq!(answers[0], answers[1], "the same answer for both addresses");
+    {
+        use sqlx::Executor as _;
+        lock.execute("COMMIT").await.unwrap();
+    }
+    // The work follows: the newcomer's pending account and link; a warning to the admin,
+    // whose account is untouched.
+    api.mailed_token("newcomer@example.com", "Verify").await;
+    api.mailed(ADMIN_EMAIL, "Sign-up attempt").await;
+    let newcomer = node
+        .sys()
+        .db
+        .user_by_email("newcomer@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(newcomer.status.as_str(), "pending");
+    api.session(ADMIN_EMAIL, ADMIN_PASSWORD, None).await;
     node.stop().await;
 }
 
@@ -375,5 +430,6 @@ on_both!(
     lockout_without_enumeration,
     login_rate_limit,
     reset_and_resend_answer_at_once,
+    signup_answers_alike_for_every_address,
     current_password_guessing_is_limited,
 );

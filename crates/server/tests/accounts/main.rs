@@ -235,6 +235,29 @@ impl<'a> Api<'a> {
         session_from(&r)
     }
 
+    /// Waits for a mail to `to` whose subject contains `subject` (sign-up, resend and reset
+    /// requests do their work after answering); returns its body.
+    async fn mailed(&self, to: &str, subject: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mail = self
+                .node
+                .sys()
+                .db
+                .list_mail(Some(to), Page::default())
+                .await
+                .unwrap();
+            if let Some(m) = mail.iter().find(|m| m.subject.contains(subject)) {
+                return m.body.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail {subject:?} to {to}: {mail:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The token in the newest mail to `to` whose subject contains `subject`, waiting for one
     /// (resend and reset requests send their mail after answering).
     async fn mailed_token(&self, to: &str, subject: &str) -> String {

@@ -362,6 +362,13 @@ async fn webhooks_refuse_private_targets(backend: Backend) {
         "http://100.64.0.1/hook".to_owned(),
         format!("http://[::1]:{port}/hook"),
         "http://[::ffff:127.0.0.1]/hook".to_owned(),
+        // IPv6 forms embedding a loopback or metadata IPv4 address: IPv4-translated (SIIT),
+        // IPv4-compatible, NAT64, 6to4, Teredo.
+        "http://[::ffff:0:7f00:1]/".to_owned(),
+        "http://[::127.0.0.1]/hook".to_owned(),
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/".to_owned(),
+        "http://[2002:7f00:1::1]/hook".to_owned(),
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook".to_owned(),
         "http://[fd00::1]/hook".to_owned(),
         "http://[fe80::1]/hook".to_owned(),
     ] {
@@ -573,6 +580,62 @@ async fn webhook_limits(backend: Backend) {
     .await;
     assert_eq!(r.status, 202, "{}", r.body);
     node.stop().await;
+}
+
+/// The per-user cap holds under concurrent creations: the count and the insert are one step
+/// (a check followed by an insert let every request that counted before the others inserted
+/// through). Two users race at once; each ends with exactly the cap.
+async fn webhook_cap_is_atomic(backend: Backend) {
+    let node = TestNode::start_on(backend, keyed).await;
+    let b1 = person(&node, "one@example.com", Role::Broadcaster).await;
+    let b2 = person(&node, "two@example.com", Role::Broadcaster).await;
+    let cap = 20; // MAX_WEBHOOKS_PER_USER
+    let tries = cap + 12;
+    let mut racing = tokio::task::JoinSet::new();
+    for who in [&b1, &b2] {
+        for n in 0..tries {
+            let (url, auth) = (node.url("/api/v1/webhooks"), who.token.clone());
+            racing.spawn(async move {
+                let Auth::Bearer(t) = auth else {
+                    unreachable!()
+                };
+                let r = client()
+                    .post(url)
+                    .bearer_auth(t)
+                    .json(&json!({ "url": format!("http://localhost:9/hook-{n}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                r.status().as_u16()
+            });
+        }
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = racing.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!(
+        (created, refused),
+        (2 * cap, 2 * (tries - cap)),
+        "{statuses:?}"
+    );
+    for who in [&b1, &b2] {
+        let n = node.sys().db.count_webhooks(&who.id).await.unwrap();
+        assert_eq!(n as usize, cap, "{}", who.email);
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_cap_is_atomic_sqlite() {
+    webhook_cap_is_atomic(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_cap_is_atomic_postgres() {
+    webhook_cap_is_atomic(Backend::Postgres).await;
 }
 
 #[tokio::test]

@@ -89,7 +89,7 @@ function ChangePassword({ onChanged }: { onChanged: () => void }) {
         <ErrorText error={error} />
         {done && (
           <p id="password-changed" class="ok" role="status">
-            Password changed. Your other sessions were signed out.
+            Password changed. Your other sessions were signed out and your access tokens revoked.
           </p>
         )}
       </form>

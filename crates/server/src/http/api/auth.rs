@@ -2,7 +2,8 @@
 //! and password reset.
 //!
 //! Nothing here tells whether an address has an account: sign-up, resend and reset requests
-//! answer the same way for every address (resend and reset before even looking it up), and a failed login says only "invalid e-mail or
+//! answer the same way for every address, before even looking it up (sign-up hashes the
+//! password first, whatever the address), and a failed login says only "invalid e-mail or
 //! password" (unknown addresses are verified against a dummy hash so the timing matches).
 
 use std::time::{Duration, Instant};
@@ -155,7 +156,9 @@ async fn send_token_mail(sys: &System, user: &User, purpose: TokenPurpose) -> Re
     Ok(())
 }
 
-/// Creates a pending viewer account and mails a verification link.
+/// Creates a pending viewer account and mails a verification link. The answer is the same
+/// whether or not the address has an account (its owner is mailed about the attempt instead),
+/// and is sent before the address is looked at.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupBody,
     responses((status = 202, body = Accepted), (status = 403, body = crate::http::problem::ProblemBody),
               (status = 422, body = crate::http::problem::ProblemBody), (status = 429, body = crate::http::problem::ProblemBody)))]
@@ -174,15 +177,37 @@ async fn signup(
     c.name("display_name", &b.display_name);
     c.done()?;
     mail_limited(sys, ip)?;
-    let hash = password::hash(&b.password)
+    // Everything before the answer is the same for every address: the hash (the expensive
+    // step, so an existing address is not answered faster for skipping it, and the client
+    // waits for it, which bounds how fast one client can make us hash), then the answer. What
+    // differs — an account, an audit row, a token and a mail for a new address; a lookup and
+    // a mail for a known one — happens after it (see `in_background`).
+    let hash = sys
+        .hash_password(&b.password)
         .await
         .map_err(|e| Problem::internal(&e))?;
+    let sys = state.sys.clone();
+    in_background("a sign-up", async move {
+        register(&sys, &b.email, b.display_name.trim(), &hash, ip).await
+    });
+    Ok(accepted("check your e-mail to verify the address"))
+}
+
+/// Sign-up's work after the answer: a pending account and its verification mail, or, for an
+/// address that already has an account, a mail telling its owner.
+async fn register(
+    sys: &System,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+    ip: std::net::IpAddr,
+) -> Result<(), Problem> {
     match sys
         .db
         .create_user(NewUser {
-            email: &b.email,
-            display_name: b.display_name.trim(),
-            password_hash: &hash,
+            email,
+            display_name,
+            password_hash,
             role: Role::Viewer,
             status: UserStatus::Pending,
             email_verified: false,
@@ -200,11 +225,10 @@ async fn signup(
                 None,
             )
             .await;
-            send_token_mail(sys, &user, TokenPurpose::VerifyEmail).await?;
+            send_token_mail(sys, &user, TokenPurpose::VerifyEmail).await
         }
         Err(crate::db::DbError::Conflict(_)) => {
-            // Same answer as for a new address; the owner of the address is told instead.
-            if let Some(existing) = sys.db.user_by_email(&b.email).await? {
+            if let Some(existing) = sys.db.user_by_email(email).await? {
                 sys.mailer
                     .send(
                         &existing.email,
@@ -213,10 +237,10 @@ async fn signup(
                     )
                     .await;
             }
+            Ok(())
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    Ok(accepted("check your e-mail to verify the address"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -298,10 +322,12 @@ async fn account_for(sys: &System, email: &str) -> Result<Option<User>, Problem>
     Ok(sys.db.user_by_email(email).await?)
 }
 
-/// Runs `work` after the answer is sent. Resend and reset requests answer before looking the
-/// address up: for an address with an account the work is a token transaction, an outbox
-/// insert and an audit row, for one without a single lookup, and waiting for it would let the
-/// response time tell which addresses have accounts. Failures are logged.
+/// Runs `work` after the answer is sent. Sign-up, resend and reset requests answer before
+/// looking the address up: for an address with an account the work is a token transaction,
+/// an outbox insert and an audit row (sign-up: a failed insert, a lookup and a mail), for one
+/// without a single lookup (sign-up: an account, an audit row, a token and a mail), and
+/// waiting for it would let the response time tell which addresses have accounts. Failures
+/// are logged.
 fn in_background(
     what: &'static str,
     work: impl Future<Output = Result<(), Problem>> + Send + 'static,
@@ -650,7 +676,8 @@ async fn confirm_reset(
     else {
         return Err(invalid());
     };
-    let hash = password::hash(&b.password)
+    let hash = sys
+        .hash_password(&b.password)
         .await
         .map_err(|e| Problem::internal(&e))?;
     sys.db.set_password_hash(&user_id, &hash).await?;

@@ -635,11 +635,14 @@ async fn playback_url(
                 // window so that it ends when the caller asked.
                 let cfg_ttl = sys.playback.alibaba_ttl.as_secs();
                 let ts = (now + ttl.min(cfg_ttl)).saturating_sub(cfg_ttl);
+                // Bound to the user and the channel's playback epoch like tokens, in the one
+                // free field the CDN's MD5 covers (see `http::playback::alibaba_uid`).
+                let uid = crate::http::playback::alibaba_uid(caller.id(), channel.playback_epoch);
                 let mut urls = Vec::new();
                 let mut first = String::new();
                 for p in &paths {
                     let k =
-                        alibaba::sign_for(p, ts, "0", key).map_err(|e| Problem::internal(&e))?;
+                        alibaba::sign_for(p, ts, &uid, key).map_err(|e| Problem::internal(&e))?;
                     if first.is_empty() {
                         first = format!("auth_key={k}");
                     }

@@ -58,14 +58,30 @@ pub struct UpdateMe {
     pub current_password: Option<String>,
 }
 
-/// Changes the display name and/or password. A password change signs out other sessions.
+/// The user after a change, and what a password change ended.
+#[derive(Serialize, ToSchema)]
+pub struct UpdatedMe {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// With a password change: how many other console sessions were signed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_sessions: Option<u64>,
+    /// With a password change: how many personal access tokens were revoked (all of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_tokens: Option<u64>,
+}
+
+/// Changes the display name and/or password. A password change ends every other credential,
+/// as a password reset does: the other console sessions and all personal access tokens,
+/// including one making the request (a console session making it stays signed in). The
+/// answer says how many ended.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "me", request_body = UpdateMe,
-    responses((status = 200, body = UserView), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = UpdatedMe), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn update_me(
     State(state): State<AppState>,
     caller: Caller,
     Body(b): Body<UpdateMe>,
-) -> Result<Json<UserView>, Problem> {
+) -> Result<Json<UpdatedMe>, Problem> {
     let sys = &state.sys;
     let mut c = Check::new();
     if let Some(n) = &b.display_name {
@@ -78,20 +94,33 @@ async fn update_me(
         }
     }
     c.done()?;
+    let mut revoked = None;
     if let Some(p) = &b.password {
         let current = b.current_password.as_deref().unwrap_or("");
         check_current_password(sys, &caller, current, "user.password_change").await?;
-        let hash = password::hash(p).await.map_err(|e| Problem::internal(&e))?;
+        let hash = sys
+            .hash_password(p)
+            .await
+            .map_err(|e| Problem::internal(&e))?;
         sys.db.set_password_hash(caller.id(), &hash).await?;
-        sys.db
+        // Whoever knew the old password may have signed in or minted a token with it: a
+        // change ends what it could have made, like a reset. A token making the change is no
+        // exception (it may be the leaked credential); a console session is kept so the
+        // person at the console stays signed in.
+        let sessions = sys
+            .db
             .revoke_all_sessions(caller.id(), caller.session_id())
             .await?;
+        let tokens = sys.db.revoke_all_api_tokens(caller.id()).await?;
+        revoked = Some((sessions, tokens));
         audit_ok(
             sys,
             &caller,
             "user.password_change",
             Some(("user", caller.id())),
-            None,
+            Some(&format!(
+                "{sessions} other sessions signed out, {tokens} access tokens revoked"
+            )),
         )
         .await;
     }
@@ -103,7 +132,11 @@ async fn update_me(
         .user(caller.id())
         .await?
         .ok_or_else(|| Problem::not_found("no such user"))?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UpdatedMe {
+        user: UserView::from(&user),
+        revoked_sessions: revoked.map(|r| r.0),
+        revoked_tokens: revoked.map(|r| r.1),
+    }))
 }
 
 /// Refuses personal access tokens: how the account signs in (two-factor) is changed only from

@@ -4,16 +4,25 @@
 //! Anyone sees the streams of public channels (and signed-in callers those of `authenticated`
 //! channels); private and signed channels are listed only to their owner, admins and (private)
 //! granted users. The publisher's address is shown only to those who manage the channel.
+//!
+//! `GET /api/v1/streams/events` pushes the same list every second. Each subscriber holds a
+//! connection and costs a visibility check per stream per second, so subscribers are capped per
+//! user and per client address (429 beyond), and private channels' grants come from the
+//! playback grant cache rather than a query per tick.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 
 use crate::config::PublishAuthMode;
 use crate::db::channels::Visibility;
 use crate::http::Problem;
-use crate::http::caller::MaybeCaller;
+use crate::http::caller::{Caller, ClientIp, MaybeCaller, credential_digest};
+use crate::security::ratelimit::AddrKey;
+use crate::security::slots::{Slot, Slots};
 use onair_media::{AudioConfig, VideoConfig};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,6 +43,56 @@ pub const EVENT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// An event stream ends after this long (the browser's EventSource reconnects, and the
 /// caller's credentials are checked again).
 pub const MAX_EVENT_STREAM: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Problem type URI of a refused event-stream subscription.
+pub const PROBLEM_TOO_MANY_SUBSCRIPTIONS: &str =
+    "https://onair.invalid/problems/too-many-event-streams";
+
+/// Open event streams by user and by client address.
+#[derive(Default)]
+pub struct EventSubscribers {
+    users: Arc<Slots<String>>,
+    ips: Arc<Slots<AddrKey>>,
+}
+
+/// An open event stream's places under the caps.
+struct Subscription {
+    _user: Option<Slot<String>>,
+    _ip: Slot<AddrKey>,
+}
+
+impl EventSubscribers {
+    fn subscribe(
+        &self,
+        limits: &crate::http::serve::HttpLimits,
+        caller: Option<&Caller>,
+        ip: std::net::IpAddr,
+    ) -> Result<Subscription, Problem> {
+        // An EventSource retries after a few seconds by itself; Retry-After says the same.
+        let refused = |what: &str| Problem {
+            detail: format!(
+                "too many open live statistics streams {what}; close one (another console tab) first"
+            ),
+            ..Problem::too_many(5).with_kind(PROBLEM_TOO_MANY_SUBSCRIPTIONS)
+        };
+        let user = match caller {
+            Some(c) => Some(
+                self.users
+                    .try_acquire(c.id().to_owned(), limits.max_event_subscribers_per_user)
+                    .ok_or_else(|| refused("for this user"))?,
+            ),
+            None => None,
+        };
+        let ip = self
+            .ips
+            .try_acquire(AddrKey::of(ip), limits.max_event_subscribers_per_ip)
+            .ok_or_else(|| refused("from this address"))?;
+        Ok(Subscription {
+            _user: user,
+            _ip: ip,
+        })
+    }
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct StreamList {
@@ -92,51 +151,72 @@ pub struct PlaybackUrls {
 async fn list_streams(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
+    headers: HeaderMap,
 ) -> Result<Json<StreamList>, Problem> {
+    let viewer = caller.map(|c| (c, credential_digest(&headers)));
     Ok(Json(StreamList {
-        streams: visible_streams(&state, caller.as_ref()).await?,
+        streams: visible_streams(&state, viewer.as_ref()).await?,
     }))
 }
 
 /// The same list as `GET /api/v1/streams`, pushed every second as server-sent events
 /// (`event: streams`, `data:` the JSON list), so live charts need no polling. The stream ends
-/// after ten minutes; `EventSource` reconnects.
+/// after ten minutes; `EventSource` reconnects. One user may hold
+/// `--max-event-subscribers-per-user` of these streams at once and one address
+/// `--max-event-subscribers-per-ip`; more are refused with 429.
 #[utoipa::path(get, path = "/api/v1/streams/events", tag = "streams",
-    responses((status = 200, content_type = "text/event-stream", description = "`streams` events, each a StreamList")))]
+    responses((status = 200, content_type = "text/event-stream", description = "`streams` events, each a StreamList"),
+              (status = 429, body = crate::http::problem::ProblemBody)))]
 async fn stream_events(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
-) -> axum::response::sse::Sse<
-    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    Problem,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    let subscription = state.sys.event_subscribers.subscribe(
+        &state.sys.settings.http_limits,
+        caller.as_ref(),
+        ip,
+    )?;
+    let viewer = caller.map(|c| (c, credential_digest(&headers)));
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(EVENT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The subscription travels with the stream: the slots are freed when the client goes.
     let stream = futures_util::stream::unfold(
-        (state, caller, tick),
-        move |(state, caller, mut tick)| async move {
+        (state, viewer, tick, subscription),
+        move |(state, viewer, mut tick, subscription)| async move {
             if started.elapsed() >= MAX_EVENT_STREAM {
                 return None;
             }
             tick.tick().await;
-            let streams = visible_streams(&state, caller.as_ref())
+            let streams = visible_streams(&state, viewer.as_ref())
                 .await
                 .unwrap_or_default();
             let event = Event::default()
                 .event("streams")
                 .json_data(StreamList { streams })
                 .unwrap_or_else(|_| Event::default().comment("encoding failed"));
-            Some((Ok(event), (state, caller, tick)))
+            Some((Ok(event), (state, viewer, tick, subscription)))
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+/// A signed-in caller and the digest of their credential (the grant cache's key).
+type Viewer = (Caller, Option<String>);
 
 async fn visible_streams(
     state: &AppState,
-    caller: Option<&crate::http::caller::Caller>,
+    viewer: Option<&Viewer>,
 ) -> Result<Vec<StreamInfo>, Problem> {
+    let caller = viewer.map(|(c, _)| c);
     let sys = &state.sys;
     let mut streams = Vec::new();
     for s in state.registry.list() {
@@ -151,8 +231,10 @@ async fn visible_streams(
                 match ch.visibility {
                     Visibility::Public => true,
                     Visibility::Authenticated => c.is_some(),
-                    Visibility::Private => match c {
-                        Some(c) => sys.db.has_channel_grant(&ch.id, c.id()).await?,
+                    Visibility::Private => match viewer {
+                        Some((c, credential)) => {
+                            granted(state, ch, c, credential.as_deref()).await?
+                        }
                         None => false,
                     },
                     Visibility::Signed => false,
@@ -169,6 +251,25 @@ async fn visible_streams(
         }
     }
     Ok(streams)
+}
+
+/// Whether `caller` was granted the private channel `ch`, remembered for a few seconds per
+/// credential in the playback grant cache (a subscriber asks every second).
+async fn granted(
+    state: &AppState,
+    ch: &crate::db::channels::Channel,
+    caller: &Caller,
+    credential: Option<&str>,
+) -> Result<bool, Problem> {
+    let grants = &state.sys.playback_grants;
+    if let Some(known) = credential.and_then(|d| grants.decision(d, &ch.id)) {
+        return Ok(known);
+    }
+    let allowed = state.sys.db.has_channel_grant(&ch.id, caller.id()).await?;
+    if let Some(d) = credential {
+        grants.remember_decision(d.to_owned(), ch.id.clone(), allowed);
+    }
+    Ok(allowed)
 }
 
 fn phase_name(p: Phase) -> &'static str {

@@ -20,7 +20,6 @@ use crate::db::{MAX_PAGE_SIZE, Page};
 use crate::http::caller::Caller;
 use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
-use crate::security::password;
 use crate::system::System;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -106,7 +105,8 @@ async fn create_user(
     c.name("display_name", &b.display_name);
     c.password("password", &b.password);
     c.done()?;
-    let hash = password::hash(&b.password)
+    let hash = sys
+        .hash_password(&b.password)
         .await
         .map_err(|e| Problem::internal(&e))?;
     let user = sys
@@ -291,7 +291,8 @@ async fn reset_password(
     c.password("password", &b.password);
     c.done()?;
     let user = existing(sys, &id).await?;
-    let hash = password::hash(&b.password)
+    let hash = sys
+        .hash_password(&b.password)
         .await
         .map_err(|e| Problem::internal(&e))?;
     if !sys.db.set_password_hash(&user.id, &hash).await? {

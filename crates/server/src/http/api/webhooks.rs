@@ -143,17 +143,18 @@ async fn create_webhook(
     );
     c.done()?;
     // Every endpoint gets every matching event: unbounded endpoints would let one user
-    // multiply the node's outgoing requests.
-    if sys.db.count_webhooks(caller.id()).await? >= MAX_WEBHOOKS_PER_USER {
+    // multiply the node's outgoing requests. Counted in the insert itself: a count before it
+    // let concurrent requests all pass.
+    let key = secret::generate(SecretKind::Webhook);
+    let Some(webhook) = sys
+        .db
+        .create_webhook_within(caller.id(), &b.url, &key, &events, MAX_WEBHOOKS_PER_USER)
+        .await?
+    else {
         return Err(Problem::conflict(format!(
             "at most {MAX_WEBHOOKS_PER_USER} webhooks per user; delete one first"
         )));
-    }
-    let key = secret::generate(SecretKind::Webhook);
-    let webhook = sys
-        .db
-        .create_webhook(caller.id(), &b.url, &key, &events)
-        .await?;
+    };
     audit_ok(
         sys,
         &caller,
