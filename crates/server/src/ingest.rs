@@ -323,6 +323,7 @@ impl Ingest {
                 };
                 let mut started = self.registry.start_publish_with(
                     &grant.channel,
+                    grant.channel_id.as_deref(),
                     conn.peer.to_string(),
                     grant.packager,
                 );
@@ -336,6 +337,7 @@ impl Ingest {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         started = self.registry.start_publish_with(
                             &grant.channel,
+                            grant.channel_id.as_deref(),
                             conn.peer.to_string(),
                             grant.packager,
                         );

@@ -184,19 +184,9 @@ impl Server {
             storage.store().clone(),
             shutdown.clone(),
         ));
-        {
-            // Recordings past their channel's retention are deleted hourly.
-            let token = shutdown.clone();
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(recordings::SWEEP_EVERY);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => { recorder.sweep().await; }
-                        _ = token.cancelled() => break,
-                    }
-                }
-            });
-        }
+        // Recordings past their channel's retention, or of deleted channels, are deleted hourly
+        // (and at once after a channel is deleted).
+        tasks.spawn(recorder.run(shutdown.clone()));
         let authorizer: Arc<dyn PublishAuthorizer> = match authorizer {
             Some(a) => a,
             None => match settings.publish_auth {

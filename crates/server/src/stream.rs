@@ -69,30 +69,15 @@ impl StreamStats {
     }
 }
 
-/// A short identifier unique to this process's streams: milliseconds since the epoch, base 36,
-/// plus a counter so two streams started in the same millisecond differ.
+/// A new stream life's id: 128 random bits, 26 characters of lowercase base32. It names the
+/// stream's media URLs, its stored objects and its recording, so neither another stream's id
+/// nor the time a stream started may tell it: stored objects are not found by trying ids.
+/// (Ids are not secrets, viewers see them in URLs: who may read an object is still decided by
+/// the channel it belongs to.)
 fn new_sid() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}{}", base36(ms), base36(n % 36))
-}
-
-fn base36(mut v: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(v % 36) as usize]);
-        v /= 36;
-        if v == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes[..]);
+    data_encoding::BASE32_DNSSEC.encode(&bytes)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +99,8 @@ struct Control {
 /// One channel's live stream.
 pub struct Stream {
     pub channel: String,
+    /// The publishing channel's database id (`None` without a channel row: open publishing).
+    pub channel_id: Option<String>,
     /// Names this stream's life in media URLs (see `http::hls`).
     pub sid: String,
     pub viewers: Arc<Viewers>,
@@ -129,6 +116,14 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Where this stream life's objects are stored (see `store::layout`).
+    pub fn store_prefix(&self) -> String {
+        crate::store::layout::prefix(
+            crate::store::layout::owner(self.channel_id.as_deref(), &self.channel),
+            &self.sid,
+        )
+    }
+
     pub fn phase(&self) -> Phase {
         self.control.lock().phase
     }
@@ -240,20 +235,22 @@ impl Registry {
         v
     }
 
-    /// Starts publishing on `channel`.
+    /// Starts publishing on `channel`, without a channel row.
     pub fn start_publish(
         self: &Arc<Self>,
         channel: &str,
         publisher_addr: String,
     ) -> Result<Publisher, PublishError> {
-        self.start_publish_with(channel, publisher_addr, None)
+        self.start_publish_with(channel, None, publisher_addr, None)
     }
 
-    /// Starts publishing on `channel`, with the channel's own segment/part targets if it has
-    /// them (a reconnect within the grace period keeps the running playlist's).
+    /// Starts publishing on `channel` (the slug) of the channel row `channel_id`, with the
+    /// channel's own segment/part targets if it has them (a reconnect within the grace period
+    /// keeps the running playlist's).
     pub fn start_publish_with(
         self: &Arc<Self>,
         channel: &str,
+        channel_id: Option<&str>,
         publisher_addr: String,
         packager: Option<PackagerConfig>,
     ) -> Result<Publisher, PublishError> {
@@ -263,6 +260,18 @@ impl Registry {
         let mut streams = self.streams.lock();
         if let Some(existing) = streams.get(channel).cloned() {
             let mut c = existing.control.lock();
+            // The slug has changed hands since this stream was published: never continue
+            // another channel's stream (its playlist and its recording).
+            if existing.channel_id.as_deref() != channel_id && c.phase != Phase::Live {
+                if matches!(c.phase, Phase::Grace { .. }) {
+                    existing.end_locked(&mut c);
+                }
+                drop(c);
+                let stream =
+                    self.new_stream(channel, channel_id, 0, false, publisher_addr, packager);
+                streams.insert(channel.to_owned(), stream.clone());
+                return Ok(Publisher::new(self.clone(), stream, 0));
+            }
             match c.phase {
                 Phase::Live => return Err(PublishError::AlreadyLive(channel.to_owned())),
                 Phase::Grace { .. } => {
@@ -277,13 +286,20 @@ impl Registry {
                 Phase::Ended { .. } => {
                     let next_msn = c.packager.next_msn();
                     drop(c);
-                    let stream = self.new_stream(channel, next_msn, true, publisher_addr, packager);
+                    let stream = self.new_stream(
+                        channel,
+                        channel_id,
+                        next_msn,
+                        true,
+                        publisher_addr,
+                        packager,
+                    );
                     streams.insert(channel.to_owned(), stream.clone());
                     return Ok(Publisher::new(self.clone(), stream, 0));
                 }
             }
         }
-        let stream = self.new_stream(channel, 0, false, publisher_addr, packager);
+        let stream = self.new_stream(channel, channel_id, 0, false, publisher_addr, packager);
         streams.insert(channel.to_owned(), stream.clone());
         Ok(Publisher::new(self.clone(), stream, 0))
     }
@@ -291,6 +307,7 @@ impl Registry {
     fn new_stream(
         &self,
         channel: &str,
+        channel_id: Option<&str>,
         first_msn: u64,
         discontinuity: bool,
         publisher_addr: String,
@@ -303,13 +320,13 @@ impl Registry {
             p.segment_target.as_secs_f64(),
         );
         let sid = new_sid();
-        let sink = self
-            .storage
-            .as_ref()
-            .map(|st| st.open(channel, &sid) as Arc<dyn crate::store::sink::SegmentSink>);
+        let sink = self.storage.as_ref().map(|st| {
+            st.open(channel, channel_id, &sid) as Arc<dyn crate::store::sink::SegmentSink>
+        });
         let packager = Packager::new(*p, window.clone(), first_msn, discontinuity, sink);
         Arc::new(Stream {
             channel: channel.to_owned(),
+            channel_id: channel_id.map(str::to_owned),
             sid,
             viewers: Arc::default(),
             broadcast: Broadcast::new(),
@@ -484,6 +501,67 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use onair_media::{TIMESCALE, VideoFrame};
+
+    /// Stream ids are random: neither the time a stream started nor another stream's id
+    /// tells what an id is (they used to be the start time in base 36 plus a counter).
+    #[test]
+    fn stream_ids_are_random() {
+        let ids: Vec<String> = (0..1000).map(|_| new_sid()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 26, "{id}");
+            assert!(onair_auth::is_valid_channel_name(id), "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()),
+                "{id}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // Ids made one after the other share no leading characters beyond chance (a time-based
+        // id shares most of them), and are not in order.
+        let shared =
+            |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        assert!(
+            ids.windows(2).all(|w| shared(&w[0], &w[1]) < 5),
+            "consecutive ids share a prefix"
+        );
+        assert!(ids.windows(2).any(|w| w[0] > w[1]), "ids are time-ordered");
+    }
+
+    /// A publisher returning within the grace period continues its stream, unless the name
+    /// now belongs to another channel: that one starts a stream (and a recording) of its own.
+    #[test]
+    fn a_stream_is_continued_only_by_its_own_channel() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let registry = Registry::new(StreamConfig {
+            unpublish_grace: Duration::from_secs(60),
+            ..*Registry::for_tests().config()
+        });
+        let first = registry
+            .start_publish_with("m", Some("a"), "x".into(), None)
+            .unwrap();
+        let sid = first.stream.sid.clone();
+        drop(first);
+        let again = registry
+            .start_publish_with("m", Some("a"), "x".into(), None)
+            .unwrap();
+        assert_eq!(again.stream.sid, sid, "continued within the grace period");
+        drop(again);
+        let other = registry
+            .start_publish_with("m", Some("b"), "y".into(), None)
+            .unwrap();
+        assert_ne!(other.stream.sid, sid);
+        assert_eq!(other.stream.channel_id.as_deref(), Some("b"));
+        assert_eq!(
+            other.stream.store_prefix(),
+            format!("live/b/{}/", other.stream.sid)
+        );
+    }
 
     /// The frame rate is the frames' own (timestamps), not their arrival rate: 50 frames 40 ms
     /// apart that arrive in one burst are 25 fps, not 500.

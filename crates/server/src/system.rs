@@ -164,6 +164,8 @@ pub struct System {
     pub channels: crate::channel_cache::ChannelCache,
     /// Recent playback permissions of signed-in callers.
     pub playback_grants: crate::channel_cache::GrantCache,
+    /// Wakes the recordings sweeper before its hour is up (a deleted channel's recordings).
+    pub recordings_sweep: tokio::sync::Notify,
     /// Open live statistics streams, under their caps.
     pub event_subscribers: crate::http::api::streams::EventSubscribers,
     webhooks: Dispatcher,
@@ -280,6 +282,7 @@ impl System {
             mailer,
             channels: Default::default(),
             playback_grants: Default::default(),
+            recordings_sweep: Default::default(),
             event_subscribers: Default::default(),
             webhooks,
             password_hashes: AtomicU64::new(0),

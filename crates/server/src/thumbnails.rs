@@ -14,7 +14,7 @@ use onair_media::{Frame, Tracks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Store, layout};
+use crate::store::Store;
 use crate::stream::{Phase, Registry};
 
 /// How often a live stream's thumbnail is refreshed.
@@ -163,10 +163,7 @@ pub async fn run(registry: Arc<Registry>, store: Store, shutdown: CancellationTo
                 Ok(jpeg) => {
                     stream.set_thumbnail(Instant::now(), jpeg.clone());
                     metrics::counter!("onair_thumbnails_total").increment(1);
-                    let key = format!(
-                        "{}thumbnail.jpg",
-                        layout::prefix(&stream.channel, &stream.sid)
-                    );
+                    let key = format!("{}thumbnail.jpg", stream.store_prefix());
                     if let Err(e) = store.put(&key, vec![jpeg], THUMBNAIL_CACHE).await {
                         tracing::debug!(error = %e, "storing a thumbnail failed");
                     }

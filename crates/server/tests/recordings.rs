@@ -1,14 +1,18 @@
 //! Recordings: a finished stream becomes a recording (catalogue row, `record.done` webhook),
 //! plays back from the store through the origin under the channel's rules, downloads as one
 //! MP4 with the full duration, and is deleted by the API, by the channel's "do not record"
-//! setting, or by the retention sweeper. On SQLite and PostgreSQL.
+//! setting, by the retention sweeper, or with its channel. A recording belongs to the channel
+//! that published it, whatever has its slug later (security issue #10). On SQLite and
+//! PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::api::{Api, channel_with_device, user};
 use common::db::Backend;
+use common::s3::{S3Server, use_s3};
 use common::*;
 use onair_server::db::users::Role;
 use serde_json::{Value, json};
@@ -32,7 +36,8 @@ async fn complete_recording(api: &Api, channel_id: &str) -> Value {
     }
 }
 
-async fn publish_fixture(node: &TestNode, key: &str, slug: &str) {
+/// Publishes the fixture with `key` to its end.
+async fn push_to_end(node: &TestNode, key: &str) {
     let child = push(node, key, LIVE_FIXTURE);
     let out = wait_child_async(child, Duration::from_secs(60)).await;
     assert!(
@@ -40,6 +45,10 @@ async fn publish_fixture(node: &TestNode, key: &str, slug: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+async fn publish_fixture(node: &TestNode, key: &str, slug: &str) {
+    push_to_end(node, key).await;
     wait_endlist(
         &node.url(&format!("/live/{slug}/llhls.m3u8")),
         Duration::from_secs(20),
@@ -248,7 +257,7 @@ async fn no_record_channels_and_retention() {
     let store = node.server.as_ref().unwrap().storage.store().clone();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let left = store.list("live/quiet/").await.unwrap();
+        let left = store.list(&format!("live/{quiet_id}/")).await.unwrap();
         let (_, list) = owner
             .get(&format!("/api/v1/recordings?channel_id={quiet_id}"))
             .await;
@@ -379,3 +388,258 @@ async fn record_done_webhook() {
     );
     node.stop().await;
 }
+
+/// Waits until no stream on the node has `slug` (so a channel may take it).
+async fn wait_slug_free(node: &TestNode, slug: &str) {
+    let registry = &node.server.as_ref().unwrap().registry;
+    eventually(Duration::from_secs(20), "the name to be free", async || {
+        registry.get(slug).is_none().then_some(())
+    })
+    .await;
+}
+
+/// Files the S3 test server holds under `prefix` (readable while it is stopped).
+fn stored_files(s3: &S3Server, prefix: &str) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+    }
+    count(&s3.object_path(prefix))
+}
+
+/// A node whose ended streams let go of their channel's name after 3 s (instead of 60).
+fn quick_release(s: &mut onair_server::config::Settings) {
+    keyed(s);
+    s.ended_retention = Duration::from_secs(3);
+}
+
+/// Security issue #10, finding 1: a private channel records, is renamed, and another
+/// broadcaster creates a public channel with the old name and goes live. The old stream's
+/// objects are not served under that name (its id no longer helps), while the new channel's
+/// own earlier stream still is, and the owner still plays the recording from /vod.
+async fn slug_reuse_does_not_expose_recordings(backend: Backend) {
+    let node = TestNode::start_on(backend, quick_release).await;
+    let alice = user(&node, "alice@example.com", Role::Broadcaster).await;
+    let bob = user(&node, "bob@example.com", Role::Broadcaster).await;
+    let (alice_ch, _, alice_key) = channel_with_device(&alice, "studio").await;
+    let (s, b) = alice
+        .patch(
+            &format!("/api/v1/channels/{alice_ch}"),
+            json!({"visibility": "private"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    push_to_end(&node, &alice_key).await;
+    let rec = complete_recording(&alice, &alice_ch).await;
+    let private_sid = rec["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        rec["prefix"].as_str(),
+        Some(format!("live/{alice_ch}/{private_sid}/").as_str()),
+        "stored under the channel's id, not its name"
+    );
+    let (s, b) = alice
+        .patch(
+            &format!("/api/v1/channels/{alice_ch}"),
+            json!({"slug": "studio-old"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    wait_slug_free(&node, "studio").await;
+    let (bob_ch, _, bob_key) = channel_with_device(&bob, "studio").await;
+    push_to_end(&node, &bob_key).await;
+    let earlier_sid = complete_recording(&bob, &bob_ch).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut pusher = push_looped(&node, &bob_key);
+    let registry = node.server.as_ref().unwrap().registry.clone();
+    eventually(Duration::from_secs(20), "bob's next stream", async || {
+        registry
+            .get("studio")
+            .filter(|s| s.sid != earlier_sid && s.phase() == onair_server::stream::Phase::Live)
+            .map(|_| ())
+    })
+    .await;
+    wait_ok(
+        &node.url("/live/studio/llhls.m3u8"),
+        Duration::from_secs(20),
+    )
+    .await;
+
+    let objects = |sid: &str| {
+        [
+            format!("/live/studio/{sid}/init/1.mp4"),
+            format!("/live/studio/{sid}/seg/0.m4s"),
+            format!("/live/studio/ts/{sid}/0.ts"),
+        ]
+    };
+    for path in objects(&private_sid) {
+        assert_eq!(status_of(&node.url(&path)).await, 404, "{path}");
+    }
+    for path in objects(&earlier_sid) {
+        assert_eq!(status_of(&node.url(&path)).await, 200, "{path}");
+    }
+
+    // The recording stays the private channel's: refused to anyone else, played by its owner.
+    let vod = node.url(&format!("/vod/{private_sid}/index.m3u8"));
+    assert_eq!(status_of(&vod).await, 401);
+    let (s, urls) = alice
+        .post(
+            &format!("/api/v1/recordings/{private_sid}/playback-url"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{urls}");
+    let hls = urls["hls"].as_str().unwrap();
+    let hls = node.url(&hls[hls.find("/vod/").unwrap()..]);
+    let (s, text) = get_text(&hls).await;
+    assert_eq!(s, 200, "{text}");
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("seg/"))
+        .expect("a segment");
+    let dir = &hls[..hls.rfind('/').unwrap()];
+    assert_eq!(status_of(&format!("{dir}/{first}")).await, 200);
+    assert_eq!(
+        bob.post(
+            &format!("/api/v1/recordings/{private_sid}/playback-url"),
+            json!({})
+        )
+        .await
+        .0,
+        404
+    );
+    pusher.kill().ok();
+    let _ = pusher.wait();
+    node.stop().await;
+}
+
+/// Security issue #10, finding 2: deleting a channel deletes its recordings, rows and stored
+/// objects, even while the object store is down: a finished recording through the sweeper
+/// once the store is back, one still being stored when its upload completes.
+async fn deleting_a_channel_deletes_its_recordings(backend: Backend) {
+    let mut s3 = S3Server::start().await;
+    let node = TestNode::start_on(backend, |s| {
+        keyed(s);
+        use_s3(s, &s3);
+    })
+    .await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (done_ch, _, done_key) = channel_with_device(&owner, "done").await;
+    let (live_ch, _, live_key) = channel_with_device(&owner, "onair").await;
+    publish_fixture(&node, &done_key, "done").await;
+    let done = complete_recording(&owner, &done_ch).await;
+    let pusher = push_looped(&node, &live_key);
+    let live = eventually(
+        Duration::from_secs(30),
+        "a recording being stored",
+        async || {
+            let (_, list) = owner
+                .get(&format!("/api/v1/recordings?channel_id={live_ch}"))
+                .await;
+            list["items"]
+                .get(0)
+                .filter(|r| r["segments"].as_i64() > Some(0))
+                .cloned()
+        },
+    )
+    .await;
+    let ids_prefixes = [&done, &live].map(|r| {
+        (
+            r["id"].as_str().unwrap().to_owned(),
+            r["prefix"].as_str().unwrap().to_owned(),
+        )
+    });
+
+    s3.stop().await;
+    for ch in [&done_ch, &live_ch] {
+        assert_eq!(owner.delete(&format!("/api/v1/channels/{ch}")).await.0, 204);
+    }
+    let _ = wait_child_async(pusher, Duration::from_secs(20)).await;
+    // Gone from the API at once, though the store could not be told yet.
+    let (_, list) = owner.get("/api/v1/recordings").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+    for (id, prefix) in &ids_prefixes {
+        assert_eq!(owner.get(&format!("/api/v1/recordings/{id}")).await.0, 404);
+        assert!(stored_files(&s3, prefix) > 0, "{prefix}");
+    }
+
+    s3.restart().await;
+    // The stream that was being stored is deleted when its upload completes; the finished
+    // recording by the sweep kicked with the deletion or, had that found the store still
+    // down, by the next one (hourly; here at once).
+    let (live_id, live_prefix) = &ids_prefixes[1];
+    eventually(
+        Duration::from_secs(60),
+        "the live recording deleted",
+        async || {
+            let row = node.sys().db.recording(live_id).await.unwrap();
+            (row.is_none() && stored_files(&s3, live_prefix) == 0).then_some(())
+        },
+    )
+    .await;
+    node.sys().recordings_sweep.notify_one();
+    let (done_id, done_prefix) = &ids_prefixes[0];
+    eventually(
+        Duration::from_secs(30),
+        "the finished recording deleted",
+        async || {
+            let row = node.sys().db.recording(done_id).await.unwrap();
+            (row.is_none() && stored_files(&s3, done_prefix) == 0).then_some(())
+        },
+    )
+    .await;
+    node.stop().await;
+}
+
+/// Security issue #10, finding 3: a stream stored while the store was down belongs to the
+/// channel that published it, though its name was given to another channel before the upload.
+async fn slug_reuse_while_uploads_are_pending(backend: Backend) {
+    let mut s3 = S3Server::start().await;
+    let node = TestNode::start_on(backend, |s| {
+        quick_release(s);
+        use_s3(s, &s3);
+    })
+    .await;
+    let alice = user(&node, "alice@example.com", Role::Broadcaster).await;
+    let bob = user(&node, "bob@example.com", Role::Broadcaster).await;
+    let (alice_ch, _, alice_key) = channel_with_device(&alice, "studio").await;
+    s3.stop().await;
+    push_to_end(&node, &alice_key).await;
+    let (s, b) = alice
+        .patch(
+            &format!("/api/v1/channels/{alice_ch}"),
+            json!({"slug": "studio-old"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    wait_slug_free(&node, "studio").await;
+    let (bob_ch, _, _) = channel_with_device(&bob, "studio").await;
+    s3.restart().await;
+
+    let rec = complete_recording(&alice, &alice_ch).await;
+    assert_eq!(rec["channel_id"], alice_ch.as_str());
+    let (_, theirs) = bob
+        .get(&format!("/api/v1/recordings?channel_id={bob_ch}"))
+        .await;
+    assert_eq!(
+        theirs["items"].as_array().map(Vec::len),
+        Some(0),
+        "{theirs}"
+    );
+    node.stop().await;
+}
+
+on_both!(
+    slug_reuse_does_not_expose_recordings,
+    deleting_a_channel_deletes_its_recordings,
+    slug_reuse_while_uploads_are_pending,
+);

@@ -8,36 +8,11 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use common::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY, use_s3};
 use common::*;
-use onair_server::config::Settings;
-use onair_server::store::Backend;
 
 /// How long the store is down in the outage test (the issue asks for a minute).
 const OUTAGE: Duration = Duration::from_secs(60);
-
-fn use_s3(s: &mut Settings, s3: &S3Server) {
-    s.storage.backend = Backend::S3 {
-        endpoint: Some(s3.endpoint()),
-        region: "us-east-1".into(),
-        bucket: BUCKET.into(),
-        access_key_id: Some(ACCESS_KEY.into()),
-        secret_access_key: Some(SECRET_KEY.into()),
-        virtual_hosted: false,
-    };
-}
-
-/// Polls `f` until it returns `Some`, at most `limit`.
-async fn eventually<T>(limit: Duration, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// The stored playlist at `path` once it is finished (EXT-X-ENDLIST).
 async fn finished_playlist(path: &std::path::Path, limit: Duration) -> String {

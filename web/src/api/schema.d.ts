@@ -178,7 +178,13 @@ export interface paths {
         get: operations["get_channel"];
         put?: never;
         post?: never;
-        /** Deletes a channel, its devices and its history; a live publisher is disconnected. */
+        /**
+         * Deletes a channel with its devices, history and recordings.
+         * @description A live publisher is disconnected. The channel's recordings leave the API at once; their
+         *     stored objects are deleted right after, in the background (if the object store cannot be
+         *     reached, the hourly recordings sweep tries again). A recording still being stored is deleted
+         *     when its upload completes.
+         */
         delete: operations["delete_channel"];
         options?: never;
         head?: never;

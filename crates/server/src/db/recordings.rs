@@ -108,6 +108,7 @@ impl Db {
     }
 
     /// Recordings, newest first; of one channel, and/or of the channels `owner_id` owns.
+    /// Recordings of deleted channels (being deleted) are not listed.
     pub async fn list_recordings(
         &self,
         channel_id: Option<&str>,
@@ -117,6 +118,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT r.* FROM recordings r LEFT JOIN channels c ON c.id = r.channel_id
              WHERE ($1 = '' OR r.channel_id = $1) AND ($2 = '' OR c.owner_id = $2)
+               AND (r.channel_id = '' OR c.id IS NOT NULL)
              ORDER BY r.started_at DESC, r.id DESC LIMIT $3 OFFSET $4",
         )
         .bind(channel_id.unwrap_or(""))
@@ -137,6 +139,28 @@ impl Db {
              ORDER BY r.ended_at LIMIT $2",
         )
         .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Recordings of channels that no longer exist (open publishing's have no channel): the
+    /// complete ones, and those still being stored that were last updated before
+    /// `stale_before` (a stream still being stored is deleted by the uploader when it
+    /// completes).
+    pub async fn orphaned_recordings(
+        &self,
+        stale_before: i64,
+        limit: i64,
+    ) -> DbResult<Vec<Recording>> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM recordings r LEFT JOIN channels c ON c.id = r.channel_id
+             WHERE c.id IS NULL AND r.channel_id <> ''
+               AND (r.status = 'complete' OR r.updated_at < $1)
+             ORDER BY r.updated_at LIMIT $2",
+        )
+        .bind(stale_before)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -155,7 +155,7 @@ async fn serve(
                 .flatten();
             let data = match init {
                 Some(init) => Chunks::new(vec![init]),
-                None => from_store(state, channel, sid, &layout::init(id)).await?,
+                None => from_store(state, &stream, sid, &layout::init(id)).await?,
             };
             Ok(media_response(MP4_TYPE, data))
         }
@@ -170,7 +170,7 @@ async fn serve(
             let data = if in_window(&stream, sid, msn) {
                 wait_for(state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?
             } else {
-                from_store(state, channel, sid, &layout::segment(msn)).await?
+                from_store(state, &stream, sid, &layout::segment(msn)).await?
             };
             Ok(media_response(MP4_TYPE, data))
         }
@@ -179,7 +179,7 @@ async fn serve(
             let data = if in_window(&stream, sid, msn) {
                 wait_for(state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?
             } else {
-                from_store(state, channel, sid, &layout::ts_segment(msn)).await?
+                from_store(state, &stream, sid, &layout::ts_segment(msn)).await?
             };
             Ok(media_response(TS_TYPE, data))
         }
@@ -221,16 +221,24 @@ fn in_window(stream: &Stream, sid: &str, msn: u64) -> bool {
 }
 
 /// An object that left the memory window, from the object store (time-shift).
+///
+/// The request was authorized for the channel that has the URL's slug now; a stored object is
+/// served only if it belongs to that same channel, by id: the live stream's own objects, or
+/// those of an earlier stream life whose recording row names this channel. The key comes from
+/// the stream or the recording row, never from the URL, so a slug renamed away and taken by
+/// another channel does not lead to the first channel's objects.
 async fn from_store(
     state: &AppState,
-    channel: &str,
+    stream: &Stream,
     sid: &str,
     name: &str,
 ) -> Result<Chunks, Problem> {
-    if !onair_auth::is_valid_channel_name(sid) {
-        return Err(Problem::not_found("no such object"));
-    }
-    let key = format!("{}{name}", layout::prefix(channel, sid));
+    let prefix = if stream.sid == sid {
+        stream.store_prefix()
+    } else {
+        earlier_life_prefix(state, stream, sid).await?
+    };
+    let key = format!("{prefix}{name}");
     match state.store.get(&key).await {
         Ok(Some(data)) => Ok(Chunks::new(vec![data])),
         Ok(None) => Err(Problem::not_found(
@@ -242,6 +250,38 @@ async fn from_store(
                 "the stored copy is not reachable right now",
             ))
         }
+    }
+}
+
+/// The object prefix of stream life `sid` if it is an earlier one of `stream`'s channel.
+async fn earlier_life_prefix(
+    state: &AppState,
+    stream: &Stream,
+    sid: &str,
+) -> Result<String, Problem> {
+    let gone = || Problem::not_found("no such object in the live window or the store");
+    if !onair_auth::is_valid_channel_name(sid) {
+        return Err(gone());
+    }
+    let rec = match state.sys.db.recording(sid).await {
+        Ok(Some(rec)) => rec,
+        Ok(None) => return Err(gone()),
+        Err(e) => {
+            tracing::warn!(error = %e, "time-shift: looking up a recording failed");
+            return Err(Problem::not_ready(
+                "the stored copy is not reachable right now",
+            ));
+        }
+    };
+    let same_channel = match &stream.channel_id {
+        Some(id) => rec.channel_id == *id,
+        // Open publishing: streams without a channel row are told apart by their slug only.
+        None => rec.channel_id.is_empty() && rec.channel_slug == stream.channel,
+    };
+    if same_channel {
+        Ok(rec.prefix)
+    } else {
+        Err(gone())
     }
 }
 
@@ -257,11 +297,7 @@ async fn dvr_playlist(state: &AppState, stream: &Arc<Stream>) -> Result<Playlist
     if window_secs <= 0.0 {
         return Err(Problem::not_found("time-shift is off on this node"));
     }
-    let key = format!(
-        "{}{}",
-        layout::prefix(&stream.channel, &stream.sid),
-        layout::PLAYLIST
-    );
+    let key = format!("{}{}", stream.store_prefix(), layout::PLAYLIST);
     let cached = stream
         .dvr_stored
         .lock()

@@ -56,10 +56,12 @@ async fn vod(
     let channel = if rec.channel_id.is_empty() {
         None
     } else {
-        sys.db
-            .channel(&rec.channel_id)
-            .await?
-            .map(std::sync::Arc::new)
+        match sys.db.channel(&rec.channel_id).await? {
+            Some(c) => Some(std::sync::Arc::new(c)),
+            // Its channel was deleted and the recording is being deleted with it (and without
+            // a channel it would play as open publishing's, to anyone).
+            None => return Err(Problem::not_found("no such recording")),
+        }
     };
     let access = playback::authorize_channel(
         &state,

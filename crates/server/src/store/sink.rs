@@ -1,7 +1,7 @@
 //! The per-stream storage write path.
 //!
 //! ```text
-//! packager ─try_send─▶ writer task ──fsync──▶ spool/{channel}/{sid}/NNN.entry
+//! packager ─try_send─▶ writer task ──fsync──▶ spool/{owner}/{sid}/NNN.entry
 //!                                               │ (queue, notify)
 //!                                               ▼
 //!                      uploader task ─PUT (≤ UPLOAD_CONCURRENCY at once, retried)─▶ store
@@ -124,28 +124,46 @@ impl Storage {
         self.meter.bytes()
     }
 
-    fn dir(&self, channel: &str, sid: &str) -> PathBuf {
-        self.spool_root.join(channel).join(sid)
-    }
-
-    /// The sink of a new stream life.
-    pub fn open(self: &Arc<Self>, channel: &str, sid: &str) -> Arc<StreamSink> {
+    /// The sink of a new stream life of `channel` (its slug), whose database id is
+    /// `channel_id` (`None` without a channel row: open publishing).
+    pub fn open(
+        self: &Arc<Self>,
+        channel: &str,
+        channel_id: Option<&str>,
+        sid: &str,
+    ) -> Arc<StreamSink> {
         let (tx, rx) = mpsc::channel(SINK_QUEUE);
         let queue = Arc::new(Queue::default());
-        let dir = self.dir(channel, sid);
+        let dir = self
+            .spool_root
+            .join(layout::owner(channel_id, channel))
+            .join(sid);
         let state = StoredState {
             channel: channel.to_owned(),
+            channel_id: channel_id.map(str::to_owned),
             sid: sid.to_owned(),
             ..Default::default()
         };
         self.active.fetch_add(1, Ordering::AcqRel);
-        tokio::spawn(writer(
+        let (meter, d, q, initial) = (
             self.meter.clone(),
             dir.clone(),
-            rx,
             queue.clone(),
-            0,
-        ));
+            state.clone(),
+        );
+        tokio::spawn(async move {
+            // `state.json` before the first entry: whoever resumes this directory after a
+            // crash learns whose stream it is from it (the directory names no slug), and the
+            // recording goes to the channel that published it even if the slug has changed
+            // hands since.
+            let path = d.clone();
+            let saved =
+                tokio::task::spawn_blocking(move || spool::save_state(&path, &initial)).await;
+            if !matches!(saved, Ok(Ok(()))) {
+                tracing::error!(dir = %d.display(), "saving storage state failed");
+            }
+            writer(meter, d, rx, q, 0).await
+        });
         tokio::spawn(self.clone().uploader(dir, queue, state));
         Arc::new(StreamSink { tx })
     }
@@ -167,6 +185,8 @@ impl Storage {
                     for s in sids.flatten() {
                         let dir = s.path();
                         let entries = spool::scan(&dir).unwrap_or_default();
+                        // Without `state.json` (an earlier version that crashed before
+                        // its first upload), the directory is named by the slug.
                         let state = spool::load_state(&dir).unwrap_or_else(|| StoredState {
                             channel: ch.file_name().to_string_lossy().into_owned(),
                             sid: s.file_name().to_string_lossy().into_owned(),
@@ -304,7 +324,7 @@ impl Storage {
     }
 
     async fn uploader(self: Arc<Self>, dir: PathBuf, queue: Arc<Queue>, mut state: StoredState) {
-        let prefix = layout::prefix(&state.channel, &state.sid);
+        let prefix = state.prefix();
         let mut stored_bytes: u64 = state.segments.iter().map(|s| s.fmp4_len + s.ts_len).sum();
         loop {
             let batch = queue.peek(UPLOAD_CONCURRENCY);

@@ -53,11 +53,27 @@ pub struct Entry {
 /// What is already stored of one stream (`state.json`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StoredState {
+    /// The channel's slug when the stream was published.
     pub channel: String,
+    /// The channel's database id when the stream was published; `None` without a channel row
+    /// (open publishing) and in `state.json` files of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
     pub sid: String,
     pub segments: Vec<SegmentMeta>,
     pub inits: Vec<u32>,
     pub ended: bool,
+}
+
+impl StoredState {
+    /// The stream's object prefix (see [`super::layout`]). Without a channel id this is the
+    /// slug's: where open publishing and earlier versions put their objects.
+    pub fn prefix(&self) -> String {
+        super::layout::prefix(
+            super::layout::owner(self.channel_id.as_deref(), &self.channel),
+            &self.sid,
+        )
+    }
 }
 
 /// Bytes spooled across all streams, against the bound.
@@ -289,6 +305,29 @@ mod tests {
             2,
             "leftovers removed"
         );
+    }
+
+    /// A `state.json` of an earlier version (no channel id) still loads, and its stream keeps
+    /// storing under the slug's prefix, where its first objects went.
+    #[test]
+    fn earlier_state_files_load_under_their_old_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            state_path(dir.path()),
+            br#"{"channel":"main","sid":"mxa2ghek0","segments":[],"inits":[1],"ended":false}"#,
+        )
+        .unwrap();
+        let old = load_state(dir.path()).expect("the old format loads");
+        assert_eq!(old.channel_id, None);
+        assert_eq!(old.prefix(), "live/main/mxa2ghek0/");
+        let new = StoredState {
+            channel_id: Some("01jchannel".into()),
+            ..old
+        };
+        save_state(dir.path(), &new).unwrap();
+        let back = load_state(dir.path()).unwrap();
+        assert_eq!(back.channel_id.as_deref(), Some("01jchannel"));
+        assert_eq!(back.prefix(), "live/01jchannel/mxa2ghek0/");
     }
 
     #[test]

@@ -318,6 +318,22 @@ pub fn ffmpeg_decode(input: &str, limit: Duration) -> (bool, String) {
     )
 }
 
+/// Polls `f` until it returns `Some`, at most `limit`.
+pub async fn eventually<T>(
+    limit: Duration,
+    what: &str,
+    mut f: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Polls a media playlist until it carries EXT-X-ENDLIST.
 pub async fn wait_endlist(url: &str, limit: Duration) -> playlist::MediaPlaylist {
     let start = Instant::now();

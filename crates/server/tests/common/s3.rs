@@ -39,6 +39,18 @@ impl S3Access for PublicRead {
     }
 }
 
+/// Points a test node's storage at `s3`.
+pub fn use_s3(s: &mut onair_server::config::Settings, s3: &S3Server) {
+    s.storage.backend = onair_server::store::Backend::S3 {
+        endpoint: Some(s3.endpoint()),
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        access_key_id: Some(ACCESS_KEY.into()),
+        secret_access_key: Some(SECRET_KEY.into()),
+        virtual_hosted: false,
+    };
+}
+
 pub struct S3Server {
     pub addr: SocketAddr,
     pub root: tempfile::TempDir,

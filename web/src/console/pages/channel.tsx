@@ -203,7 +203,7 @@ function Moderation({ c, changed }: { c: Channel; changed: () => void }) {
         </button>
         {confirmDelete ? (
           <>
-            <span>Delete the channel, its devices and its stream keys?</span>
+            <span>Delete the channel, its devices, its stream keys and its recordings?</span>
             <button
               type="button"
               class="danger"

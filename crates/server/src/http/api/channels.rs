@@ -335,7 +335,12 @@ async fn update_channel(
     Ok(Json(view(sys, channel)))
 }
 
-/// Deletes a channel, its devices and its history; a live publisher is disconnected.
+/// Deletes a channel with its devices, history and recordings.
+///
+/// A live publisher is disconnected. The channel's recordings leave the API at once; their
+/// stored objects are deleted right after, in the background (if the object store cannot be
+/// reached, the hourly recordings sweep tries again). A recording still being stored is deleted
+/// when its upload completes.
 #[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn delete_channel(
@@ -348,6 +353,8 @@ async fn delete_channel(
     sys.live.kick_channel(&channel.slug, "channel_deleted");
     sys.db.delete_channel(&id).await?;
     sys.channels.invalidate(&channel.slug);
+    // Its recordings now belong to no channel: the sweeper deletes their objects and rows.
+    sys.recordings_sweep.notify_one();
     audit_ok(
         sys,
         &caller,

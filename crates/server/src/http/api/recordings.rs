@@ -55,11 +55,16 @@ async fn managed(sys: &System, caller: &Caller, id: &str) -> Result<Recording, P
     let Some(rec) = sys.db.recording(id).await? else {
         return Err(Problem::not_found("no such recording"));
     };
-    let allowed = caller.is_admin()
-        || match sys.db.channel(&rec.channel_id).await? {
-            Some(c) => c.owner_id == caller.id(),
-            None => false,
-        };
+    let channel = if rec.channel_id.is_empty() {
+        None
+    } else {
+        match sys.db.channel(&rec.channel_id).await? {
+            Some(c) => Some(c),
+            // Its channel was deleted: the recording is being deleted with it.
+            None => return Err(Problem::not_found("no such recording")),
+        }
+    };
+    let allowed = caller.is_admin() || channel.is_some_and(|c| c.owner_id == caller.id());
     if allowed {
         Ok(rec)
     } else {
