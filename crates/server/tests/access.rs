@@ -1,6 +1,7 @@
 //! Publish authorization by device stream keys and playback authorization by channel
 //! visibility and signed URLs, end to end with ffmpeg, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use std::net::IpAddr;
@@ -216,16 +217,6 @@ async fn publish_with_stream_keys(backend: Backend) {
         "refusals are counted"
     );
     node.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_with_stream_keys_sqlite() {
-    publish_with_stream_keys(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_with_stream_keys_postgres() {
-    publish_with_stream_keys(Backend::Postgres).await;
 }
 
 /// Guessing stream keys is rate-limited per address: after the limit even a valid key is
@@ -644,16 +635,6 @@ async fn playback_authorization(backend: Backend) {
     node.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playback_authorization_sqlite() {
-    playback_authorization(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playback_authorization_postgres() {
-    playback_authorization(Backend::Postgres).await;
-}
-
 /// Key rotation: URLs signed with the secondary (previous) key still play, for OnAir tokens
 /// and Alibaba type A alike; URLs signed with any other key do not. Authorization runs before
 /// the live lookup, so on a channel that is not live an accepted URL is a 404 and a refused
@@ -961,16 +942,6 @@ async fn alibaba_urls_end_when_access_changes(backend: Backend) {
     node.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alibaba_urls_end_when_access_changes_sqlite() {
-    alibaba_urls_end_when_access_changes(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alibaba_urls_end_when_access_changes_postgres() {
-    alibaba_urls_end_when_access_changes(Backend::Postgres).await;
-}
-
 /// Behind our own proxies (`--trusted-proxies`), the address their `X-Forwarded-For` names is
 /// the client: a link bound to the viewer's address works through the edge, a client-forged
 /// entry left of it is not believed, and without the setting the header is ignored.
@@ -1031,3 +1002,9 @@ async fn behind_trusted_proxies_the_forwarded_address_is_the_client() {
         node.stop().await;
     }
 }
+
+on_both!(
+    publish_with_stream_keys,
+    playback_authorization,
+    alibaba_urls_end_when_access_changes,
+);

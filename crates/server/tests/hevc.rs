@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use common::*;
-use onair_rtmp::{ClientConfig, ClientEvent, ClientSession};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Splits an Annex B stream into NAL units.
 fn nal_units(data: &[u8]) -> Vec<&[u8]> {
@@ -73,12 +70,6 @@ fn hvcc(vps: &[u8], sps: &[u8], pps: &[u8]) -> Bytes {
     b.freeze()
 }
 
-async fn pump(sock: &mut TcpStream, c: &mut ClientSession) {
-    while let Some(out) = c.poll_output() {
-        sock.write_all(&out).await.unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hevc_over_enhanced_rtmp_plays_back_as_llhls_and_ts() {
     let node = TestNode::start().await;
@@ -100,30 +91,7 @@ async fn hevc_over_enhanced_rtmp_plays_back_as_llhls_and_ts() {
     assert_eq!(aus.len(), 100);
 
     let addr = node.server.as_ref().unwrap().rtmp_addr;
-    let mut sock = TcpStream::connect(addr).await.unwrap();
-    let mut c = ClientSession::new(ClientConfig {
-        app: "live".into(),
-        tc_url: format!("rtmp://{addr}/live"),
-        stream_name: "hevc".into(),
-        chunk_size: 4096,
-    });
-    let mut buf = vec![0u8; 65536];
-    let start = Instant::now();
-    'handshake: loop {
-        pump(&mut sock, &mut c).await;
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "server closed the connection");
-        c.handle_input(&buf[..n]).unwrap();
-        while let Some(e) = c.poll_event() {
-            if e == ClientEvent::Publishing {
-                break 'handshake;
-            }
-        }
-        assert!(start.elapsed() < Duration::from_secs(10));
-    }
+    let (mut sock, mut c) = common::net::rtmp_publish(addr, "hevc").await;
     let mut seq = BytesMut::new();
     seq.put_slice(&[0x90, b'h', b'v', b'c', b'1']);
     seq.put_slice(&record);
@@ -139,11 +107,11 @@ async fn hevc_over_enhanced_rtmp_plays_back_as_llhls_and_ts() {
             tag.put_slice(n);
         }
         c.send_video(i as u32 * 40, tag.freeze());
-        pump(&mut sock, &mut c).await;
+        common::net::flush(&mut sock, &mut c).await;
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
     c.unpublish();
-    pump(&mut sock, &mut c).await;
+    common::net::flush(&mut sock, &mut c).await;
 
     let llhls = node.url("/live/hevc/llhls.m3u8");
     wait_endlist(&llhls, Duration::from_secs(10)).await;

@@ -5,30 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::net::{closed_within, connect_from, rtmp_publish};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// True if the server closes the connection within `limit` (EOF or reset on read).
-async fn closed_within(sock: &mut TcpStream, limit: Duration) -> bool {
-    let mut buf = vec![0u8; 8192];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, sock.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-        }
-    }
-}
-
-/// A TCP connection to `addr` from the loopback source address `from` (127.0.0.0/8 is all
-/// local, so each address is another "host").
-async fn connect_from(from: &str, addr: std::net::SocketAddr) -> std::io::Result<TcpStream> {
-    let sock = tokio::net::TcpSocket::new_v4()?;
-    sock.bind(format!("{from}:0").parse().unwrap())?;
-    sock.connect(addr).await
-}
 
 /// An AMF0 `connect` command message on chunk stream 3.
 fn connect_command() -> Vec<u8> {
@@ -213,7 +193,7 @@ async fn one_address_cannot_hold_the_rtmp_slots_without_publishing() {
     let ping = control_message(4, &[0, 6, 0, 0, 0, 1]);
     let mut held = Vec::new();
     for _ in 0..40 {
-        let mut s = connect_from("127.0.0.2", addr).await.unwrap();
+        let mut s = connect_from([127, 0, 0, 2], addr).await;
         // Refused connections are closed before the server answers the handshake.
         let mut c0c1 = vec![3u8];
         c0c1.extend_from_slice(&[0u8; 1536]);
@@ -260,7 +240,7 @@ async fn one_address_cannot_hold_the_rtmp_slots_without_publishing() {
         "closed before the publish timeout"
     );
     // The address's slots are free again.
-    let mut s = connect_from("127.0.0.2", addr).await.unwrap();
+    let mut s = connect_from([127, 0, 0, 2], addr).await;
     handshake(&mut s).await;
     assert_still_playing(&node, "real").await;
     let out = wait_child_async(publisher, Duration::from_secs(60)).await;
@@ -280,9 +260,7 @@ async fn unauthenticated_peers_cannot_make_the_node_buffer_megabytes() {
     let node = TestNode::start().await;
     let addr = node.server.as_ref().unwrap().rtmp_addr;
     for i in 0..8u8 {
-        let mut s = connect_from(&format!("127.0.1.{}", i + 1), addr)
-            .await
-            .unwrap();
+        let mut s = connect_from([127, 0, 1, i + 1], addr).await;
         handshake(&mut s).await;
         s.write_all(&control_message(1, &(4u32 * 1024 * 1024).to_be_bytes()))
             .await
@@ -313,37 +291,6 @@ async fn unauthenticated_peers_cannot_make_the_node_buffer_megabytes() {
     node.stop().await;
 }
 
-/// An RTMP connection from our own client that published `name` (open publishing).
-async fn published(addr: std::net::SocketAddr, name: &str) -> TcpStream {
-    use onair_rtmp::{ClientConfig, ClientEvent, ClientSession};
-    let mut sock = TcpStream::connect(addr).await.unwrap();
-    let mut c = ClientSession::new(ClientConfig {
-        app: "live".into(),
-        tc_url: format!("rtmp://{addr}/live"),
-        stream_name: name.into(),
-        chunk_size: 4096,
-    });
-    let mut buf = vec![0u8; 65536];
-    let start = Instant::now();
-    loop {
-        while let Some(out) = c.poll_output() {
-            sock.write_all(&out).await.unwrap();
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "server closed the connection");
-        c.handle_input(&buf[..n]).unwrap();
-        while let Some(e) = c.poll_event() {
-            if e == ClientEvent::Publishing {
-                return sock;
-            }
-        }
-        assert!(start.elapsed() < Duration::from_secs(10));
-    }
-}
-
 /// Publishers may send frames of megabytes, so a connection may hold up to 16 MiB of a message
 /// being received; `--rtmp-buffer-budget` caps what all of them hold together: the publisher
 /// whose half-sent message pushes the node past it is closed, the others go on.
@@ -359,13 +306,13 @@ async fn the_rtmp_buffer_budget_closes_the_connection_that_exceeds_it() {
     half_sent.extend_from_slice(&vec![0x17u8; 7 * 1024 * 1024]);
     let mut held = Vec::new();
     for name in ["a", "b"] {
-        let mut s = published(addr, name).await;
+        let mut s = rtmp_publish(addr, name).await.0;
         s.write_all(&half_sent).await.unwrap();
         held.push(s);
     }
     // Let the node read both before the third arrives.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut third = published(addr, "c").await;
+    let mut third = rtmp_publish(addr, "c").await.0;
     let _ = third.write_all(&half_sent).await;
     assert!(
         closed_within(&mut third, Duration::from_secs(5)).await,

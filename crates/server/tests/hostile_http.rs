@@ -8,38 +8,18 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::api::{Api, user};
+use common::net::{closed_within, connect_from};
 use common::*;
 use onair_server::db::users::Role;
 use onair_server::security::ratelimit::RateLimit;
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 const HALF_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: onair\r\nUser-Agent: slow";
 
 fn http_addr(node: &TestNode) -> SocketAddr {
     node.server.as_ref().unwrap().http_addr
-}
-
-/// A TCP connection to `addr` from the loopback address `src` (Linux answers on all of
-/// 127/8), so one test can be several clients.
-async fn connect_from(src: [u8; 4], addr: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::from((src, 0))).unwrap();
-    socket.connect(addr).await.unwrap()
-}
-
-/// True if the server closes the connection within `limit` (EOF or reset on read).
-async fn closed_within(sock: &mut TcpStream, limit: Duration) -> bool {
-    let mut buf = vec![0u8; 8192];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, sock.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-        }
-    }
 }
 
 /// `GET /healthz` on a kept-alive connection: true when it is answered, false when the server
@@ -142,10 +122,7 @@ async fn slowloris_heads_are_closed_after_the_header_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_tls_handshakes_are_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_path, key_path) = common::net::self_signed_tls(dir.path());
     let node = TestNode::start_with(|s| {
         s.tls = Some((cert_path, key_path));
         s.http_limits.header_timeout = Duration::from_secs(1);

@@ -41,10 +41,7 @@ async fn http2_in_clear_and_over_tls() {
     node.stop().await;
 
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_path, key_path) = common::net::self_signed_tls(dir.path());
     let node = TestNode::start_with(|s| {
         s.tls = Some((cert_path, key_path));
         s.admin_password = Some("a long admin password".to_owned());

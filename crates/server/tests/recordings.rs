@@ -218,16 +218,6 @@ async fn status_of(url: &str) -> u16 {
     get(url).await.status().as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recordings_sqlite() {
-    recordings(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recordings_postgres() {
-    recordings(Backend::Postgres).await;
-}
-
 /// Channels that do not record keep nothing once the stream is stored; the retention sweeper
 /// deletes exactly the recordings past their channel's retention.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,6 +629,7 @@ async fn slug_reuse_while_uploads_are_pending(backend: Backend) {
 }
 
 on_both!(
+    recordings,
     slug_reuse_does_not_expose_recordings,
     deleting_a_channel_deletes_its_recordings,
     slug_reuse_while_uploads_are_pending,
