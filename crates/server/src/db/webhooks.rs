@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
-use super::{Db, DbResult, Page, get_bool, new_id, now_ms};
+use super::{Db, DbError, DbResult, Page, get_bool, new_id, now_ms};
 
 /// Events a webhook can subscribe to.
 pub const WEBHOOK_EVENTS: &[&str] = &["publish.started", "publish.stopped", "record.done"];
@@ -106,20 +106,10 @@ impl Db {
         secret: &str,
         events: &[String],
     ) -> DbResult<Webhook> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO webhooks (id, owner_id, url, secret, events, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *",
-        )
-        .bind(new_id())
-        .bind(owner_id)
-        .bind(url)
-        .bind(secret)
-        .bind(events.join(" "))
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(from_row(&row)?)
+        // No count can reach i64::MAX: the row is always inserted.
+        self.create_webhook_within(owner_id, url, secret, events, i64::MAX)
+            .await?
+            .ok_or(DbError::Conflict("webhook"))
     }
 
     /// [`Db::create_webhook`] unless `owner_id` already has `cap` webhooks (`None` then). The

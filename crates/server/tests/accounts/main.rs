@@ -16,6 +16,7 @@ use common::TestNode;
 use common::db::Backend;
 use onair_server::config::Settings;
 use onair_server::db::Page;
+use onair_server::db::outbox::OutboxMail;
 use onair_server::security::ratelimit::RateLimit;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -235,9 +236,9 @@ impl<'a> Api<'a> {
         session_from(&r)
     }
 
-    /// Waits for a mail to `to` whose subject contains `subject` (sign-up, resend and reset
-    /// requests do their work after answering); returns its body.
-    async fn mailed(&self, to: &str, subject: &str) -> String {
+    /// What `pick` finds in the mail to `to`, newest first, once it finds something: sign-up,
+    /// resend and reset requests send their mail after answering.
+    async fn wait_for_mail<T>(&self, to: &str, pick: impl Fn(&[OutboxMail]) -> Option<T>) -> T {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let mail = self
@@ -247,50 +248,41 @@ impl<'a> Api<'a> {
                 .list_mail(Some(to), Page::default())
                 .await
                 .unwrap();
-            if let Some(m) = mail.iter().find(|m| m.subject.contains(subject)) {
-                return m.body.clone();
+            if let Some(found) = pick(&mail) {
+                return found;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no mail {subject:?} to {to}: {mail:?}"
+                "no such mail to {to}: {mail:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    /// The token in the newest mail to `to` whose subject contains `subject`, waiting for one
-    /// (resend and reset requests send their mail after answering).
+    /// The body of the newest mail to `to` whose subject contains `subject`.
+    async fn mailed(&self, to: &str, subject: &str) -> String {
+        self.wait_for_mail(to, |mail| {
+            mail.iter()
+                .find(|m| m.subject.contains(subject))
+                .map(|m| m.body.clone())
+        })
+        .await
+    }
+
+    /// The token in the newest mail to `to` whose subject contains `subject`.
     async fn mailed_token(&self, to: &str, subject: &str) -> String {
         self.mailed_token_other_than(to, subject, None).await
     }
 
     /// [`Self::mailed_token`], waiting until the newest token is not `old`.
     async fn mailed_token_other_than(&self, to: &str, subject: &str, old: Option<&str>) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let mail = self
-                .node
-                .sys()
-                .db
-                .list_mail(Some(to), Page::default())
-                .await
-                .unwrap();
-            let token = mail.iter().find(|m| m.subject.contains(subject)).map(|m| {
-                let at = m.body.find("token=").expect("a link with a token") + "token=".len();
-                m.body[at..]
-                    .split(|c: char| c.is_whitespace())
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            });
-            match token {
-                Some(t) if Some(t.as_str()) != old => return t,
-                _ if std::time::Instant::now() > deadline => {
-                    panic!("no new mail {subject:?} to {to}: {mail:?}")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        self.wait_for_mail(to, |mail| {
+            let m = mail.iter().find(|m| m.subject.contains(subject))?;
+            let at = m.body.find("token=").expect("a link with a token") + "token=".len();
+            let token = m.body[at..].split(char::is_whitespace).next().unwrap();
+            (Some(token) != old).then(|| token.to_owned())
+        })
+        .await
     }
 }
 
