@@ -694,15 +694,11 @@ async fn signing_key_rotation_accepts_the_secondary_key() {
     node.stop().await;
 }
 
-/// Signed URLs are bound to who may watch at the time they were issued: a revoked grant, a
-/// visibility change, a rename, or a new channel under a reused name ends them. Names that
-/// still belong to a stream on the node cannot be taken. (Authorization runs before the live
-/// lookup: an accepted URL on a channel that is not live is a 404, a refused one a 403.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_urls_end_when_access_changes() {
-    let node = TestNode::start_on(Backend::Sqlite, keyed).await;
-    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
-    let friend = user(&node, "friend@example.com", Role::Viewer).await;
+/// A broadcaster's `signed` channel "show" with a viewer granted to watch it: (owner, friend,
+/// friend's user id, channel id).
+async fn signed_channel_with_a_friend(node: &TestNode) -> (Api, Api, String, String) {
+    let owner = user(node, "owner@example.com", Role::Broadcaster).await;
+    let friend = user(node, "friend@example.com", Role::Viewer).await;
     let friend_id = friend.get("/api/v1/me").await.1["id"]
         .as_str()
         .unwrap()
@@ -715,6 +711,19 @@ async fn signed_urls_end_when_access_changes() {
     );
     let grant = format!("{ch}/grants/{friend_id}");
     assert_eq!(owner.call(reqwest::Method::PUT, &grant, None).await.0, 204);
+    (owner, friend, friend_id, channel_id)
+}
+
+/// Signed URLs are bound to who may watch at the time they were issued: a revoked grant, a
+/// visibility change, a rename, or a new channel under a reused name ends them. Names that
+/// still belong to a stream on the node cannot be taken. (Authorization runs before the live
+/// lookup: an accepted URL on a channel that is not live is a 404, a refused one a 403.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_urls_end_when_access_changes() {
+    let node = TestNode::start_on(Backend::Sqlite, keyed).await;
+    let (owner, friend, friend_id, channel_id) = signed_channel_with_a_friend(&node).await;
+    let ch = format!("/api/v1/channels/{channel_id}");
+    let grant = format!("{ch}/grants/{friend_id}");
     let mint = |api: &Api| {
         let api = api.clone();
         let path = format!("{ch}/playback-url");
@@ -799,20 +808,9 @@ async fn alibaba_urls_end_when_access_changes(backend: Backend) {
         s.alibaba_auth_key = Some(key.to_owned());
     })
     .await;
-    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
-    let friend = user(&node, "friend@example.com", Role::Viewer).await;
-    let friend_id = friend.get("/api/v1/me").await.1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (channel_id, _, _) = channel_with_device(&owner, "show").await;
+    let (owner, friend, friend_id, channel_id) = signed_channel_with_a_friend(&node).await;
     let ch = format!("/api/v1/channels/{channel_id}");
-    assert_eq!(
-        owner.patch(&ch, json!({"visibility": "signed"})).await.0,
-        200
-    );
     let grant = format!("{ch}/grants/{friend_id}");
-    assert_eq!(owner.call(reqwest::Method::PUT, &grant, None).await.0, 204);
     let md5 = |s: &str| {
         use md5::Digest;
         data_encoding::HEXLOWER.encode(&md5::Md5::digest(s.as_bytes()))

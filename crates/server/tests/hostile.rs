@@ -59,6 +59,16 @@ async fn playing_stream(node: &TestNode, name: &str) -> std::process::Child {
     p
 }
 
+/// The ffmpeg publisher pushes its whole fixture and exits with success.
+async fn finishes_cleanly(publisher: std::process::Child) {
+    let out = wait_child_async(publisher, Duration::from_secs(60)).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn assert_still_playing(node: &TestNode, name: &str) {
     let url = node.url(&format!("/live/{name}/llhls.m3u8"));
     let before = common::playlist::parse(&get_text(&url).await.1);
@@ -168,12 +178,7 @@ async fn thousands_of_idle_connections_are_closed_and_the_stream_plays_on() {
         );
     }
     assert_still_playing(&node, "busy").await;
-    let out = wait_child_async(publisher, Duration::from_secs(60)).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finishes_cleanly(publisher).await;
     node.stop().await;
 }
 
@@ -243,12 +248,7 @@ async fn one_address_cannot_hold_the_rtmp_slots_without_publishing() {
     let mut s = connect_from([127, 0, 0, 2], addr).await;
     handshake(&mut s).await;
     assert_still_playing(&node, "real").await;
-    let out = wait_child_async(publisher, Duration::from_secs(60)).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finishes_cleanly(publisher).await;
     node.stop().await;
 }
 
@@ -282,12 +282,7 @@ async fn unauthenticated_peers_cannot_make_the_node_buffer_megabytes() {
     // And a publisher still streams large frames (the limits rise once it publishes).
     let publisher = playing_stream(&node, "after").await;
     assert_still_playing(&node, "after").await;
-    let out = wait_child_async(publisher, Duration::from_secs(60)).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finishes_cleanly(publisher).await;
     node.stop().await;
 }
 
