@@ -133,8 +133,6 @@ pub struct ServerSession {
     unpublished_since: Instant,
     /// Last audio, video or metadata of an accepted publish (or the accept itself).
     last_media: Instant,
-    /// Chunk limits are raised from [`ChunkLimits::PRE_PUBLISH`] at the first publish request.
-    limits_raised: bool,
 }
 
 impl ServerSession {
@@ -159,7 +157,6 @@ impl ServerSession {
             started: now,
             unpublished_since: now,
             last_media: now,
-            limits_raised: false,
         }
     }
 
@@ -479,10 +476,7 @@ impl ServerSession {
                 // Media may follow the publish command in the same read (before the driver
                 // decides): from here on the peer may send real frames. A refused publish
                 // closes the connection before anything more is read.
-                if !self.limits_raised {
-                    self.reader.set_limits(ChunkLimits::MAX);
-                    self.limits_raised = true;
-                }
+                self.reader.set_limits(ChunkLimits::MAX);
                 self.events.push_back(ServerEvent::PublishRequest {
                     stream_id,
                     app,
