@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::{Bytes, BytesMut};
+use onair_conformance::{mp4, ts};
 use onair_media::codec::{AudioConfig, VideoConfig};
 use onair_media::flv::{self, FlvReader};
 use onair_media::fmp4::{FragmentWriter, init_segment};
@@ -176,12 +177,16 @@ fn parts(frames: &[Frame]) -> Vec<(Vec<Frame>, i64)> {
 #[test]
 fn fmp4_output_is_read_back_by_ffprobe_and_ffmpeg() {
     let (tracks, frames) = load();
-    let mut file = init_segment(&tracks).unwrap().to_vec();
+    let init = init_segment(&tracks).unwrap();
+    // The strict box parser: every box decodes exactly and survives a round trip.
+    assert_eq!(mp4::check(&init).unwrap(), ["ftyp", "moov"]);
+    let mut file = init.to_vec();
     let mut w = FragmentWriter::new(&tracks).unwrap();
     for (group, end) in parts(&frames) {
         let frag = w.write(&group, end).unwrap();
         let bytes = frag.chunks.concat();
         assert_eq!(bytes.len(), frag.len);
+        assert_eq!(mp4::check(&bytes).unwrap(), ["moof", "mdat"]);
         // The payloads are the frames' own buffers (zero-copy).
         assert_eq!(frag.chunks.len(), group.len() + 1);
         file.extend_from_slice(&bytes);
@@ -216,17 +221,13 @@ fn mpegts_output_is_read_back_by_ffprobe_and_ffmpeg() {
     for f in &frames {
         mux.write_frame(f, &mut out).unwrap();
     }
-    assert_eq!(out.len() % 188, 0);
-    // Every packet starts with the sync byte and continuity counters advance per PID.
-    let mut cc = std::collections::HashMap::new();
-    for p in out.chunks(188) {
-        assert_eq!(p[0], 0x47);
-        let pid = u16::from_be_bytes([p[1], p[2]]) & 0x1FFF;
-        let c = p[3] & 0x0F;
-        if let Some(prev) = cc.insert(pid, c) {
-            assert_eq!(c, (prev + 1) & 0x0F, "continuity on PID {pid:#x}");
-        }
-    }
+    // Sync, continuity, PAT/PMT repetition, PCR interval and timestamps, by mpeg2ts-reader.
+    let report = ts::check(&[ts::Segment {
+        data: &out,
+        discontinuity: false,
+    }])
+    .unwrap();
+    assert_eq!(report.pes[&onair_media::ts::VIDEO_PID], 200);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.ts");
     std::fs::write(&path, &out).unwrap();
@@ -241,4 +242,93 @@ fn mpegts_output_is_read_back_by_ffprobe_and_ffmpeg() {
     let a = stream(&p, "audio");
     assert_eq!(a["codec_name"], "aac");
     decode_clean(&path);
+}
+
+/// Init segments stored before the `esds` fix: the strict parser refuses them, the repair (used
+/// by the export and when serving stored init segments) makes them conform, changing only the
+/// ES_Descriptor's size, and the repaired header says the same as a freshly written one.
+#[test]
+fn init_segments_written_before_the_esds_fix_are_repaired() {
+    let old = Bytes::from(std::fs::read(fixture("init_esds_before_fix.mp4")).unwrap());
+    let err = mp4::check(&old).unwrap_err();
+    assert!(err.to_string().contains("does not decode"), "{err}");
+    let fixed = onair_media::fmp4::repair_init(&old).expect("repairable");
+    assert_eq!(mp4::check(&fixed).unwrap(), ["ftyp", "moov"]);
+    assert_eq!(fixed.len(), old.len());
+    assert_eq!(
+        old.iter().zip(&fixed[..]).filter(|(a, b)| a != b).count(),
+        1
+    );
+    assert!(onair_media::fmp4::repair_init(&fixed).is_none());
+    let (tracks, _) = load();
+    assert!(onair_media::fmp4::repair_init(&init_segment(&tracks).unwrap()).is_none());
+}
+
+/// Muxes `frames` as one segment and checks it with the strict TS checker.
+fn strict_ts(tracks: &onair_media::Tracks, frames: &[Frame]) -> (BytesMut, ts::TsReport) {
+    let mut mux = TsMuxer::new(tracks).unwrap();
+    let mut out = BytesMut::new();
+    mux.write_tables(&mut out);
+    for f in frames {
+        mux.write_frame(f, &mut out).unwrap();
+    }
+    let report = ts::check(&[ts::Segment {
+        data: &out,
+        discontinuity: false,
+    }])
+    .unwrap_or_else(|e| panic!("{e}"));
+    (out, report)
+}
+
+/// Video frames `factor` times further apart (a slide show, a stalled encoder).
+fn slowed(frames: &[Frame], factor: i64) -> Vec<Frame> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Video(v) => {
+                let mut v = v.clone();
+                v.dts *= factor;
+                v.cts *= factor as i32;
+                Some(Frame::Video(v))
+            }
+            Frame::Audio(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn mpegts_keeps_pcr_and_tables_between_sparse_frames() {
+    let (tracks, frames) = load();
+    // 2.5 fps video only: frames 400 ms apart, PCRs and tables must still recur in between.
+    let video_only = onair_media::Tracks {
+        video: tracks.video.clone(),
+        audio: None,
+    };
+    let sparse = slowed(&frames, 10);
+    let (_, report) = strict_ts(&video_only, &sparse);
+    assert!(report.max_pcr_interval <= onair_media::ts::PCR_INTERVAL as u64);
+    // Measured from the PCR before them, tables are at most a PCR step late.
+    let step = onair_media::ts::PCR_INTERVAL as u64;
+    assert!(
+        report.max_pat_interval <= onair_media::ts::TABLE_INTERVAL as u64 + 2 * step,
+        "{report:?}"
+    );
+    assert_eq!(report.pes[&onair_media::ts::VIDEO_PID], 200);
+
+    // A jump of a minute in the timestamps: a PCR discontinuity, not a minute of filler.
+    let mut jumped = frames.clone();
+    for f in &mut jumped[300..] {
+        match f {
+            Frame::Video(v) => v.dts += 60 * i64::from(TIMESCALE),
+            Frame::Audio(a) => a.dts += 60 * i64::from(TIMESCALE),
+        }
+    }
+    let (out, _) = strict_ts(&tracks, &jumped);
+    let (plain, _) = strict_ts(&tracks, &frames);
+    assert!(
+        out.len() < plain.len() + 40 * 188,
+        "{} vs {}",
+        out.len(),
+        plain.len()
+    );
 }

@@ -1,10 +1,11 @@
 //! The CMAF header (init segment): `ftyp` + `moov` with one track per elementary stream and
 //! `mvex` for fragments (ISO/IEC 14496-12:2022 §8; sample entries per ISO/IEC 14496-15:2022
-//! §5.4.2 (avc1/avcC) and §8.4.1 (hvc1/hvcC), and ISO/IEC 14496-14 §5.6 (esds)).
+//! §5.4.2 (avc1/avcC) and §8.4.1 (hvc1/hvcC), and ISO/IEC 14496-14:2020 §6.7 (mp4a/esds, see [`super::esds`])).
 
 use bytes::{BufMut, Bytes};
 
 use super::boxes::{BoxWriter, MATRIX};
+use super::esds::write_esds;
 use super::{AUDIO_TRACK_ID, Fmp4Error, VIDEO_TRACK_ID};
 use crate::codec::{AudioConfig, Tracks, VideoConfig};
 use crate::frame::TIMESCALE;
@@ -169,17 +170,6 @@ fn video_trak(w: &mut BoxWriter, v: &VideoConfig) {
     stbl_end(w);
 }
 
-/// An MPEG-4 descriptor header with a 4-byte length (§14496-1 8.3.3 allows the long form).
-fn descriptor(w: &mut BoxWriter, tag: u8, len: usize) {
-    w.buf.put_u8(tag);
-    w.buf.put_slice(&[
-        0x80 | ((len >> 21) & 0x7F) as u8,
-        0x80 | ((len >> 14) & 0x7F) as u8,
-        0x80 | ((len >> 7) & 0x7F) as u8,
-        (len & 0x7F) as u8,
-    ]);
-}
-
 fn audio_trak(w: &mut BoxWriter, a: &AudioConfig) -> Result<(), Fmp4Error> {
     let AudioConfig::Aac(c) = a;
     w.start(b"trak");
@@ -201,25 +191,7 @@ fn audio_trak(w: &mut BoxWriter, a: &AudioConfig) -> Result<(), Fmp4Error> {
     } else {
         0
     });
-    w.start_full(b"esds", 0, 0);
-    let asc = c.asc.len();
-    let dsi = 5 + asc;
-    let dcd = 5 + 13 + dsi;
-    let es = 3 + 5 + dcd + 5 + 1;
-    descriptor(w, 0x03, es);
-    w.buf.put_u16(0); // ES_ID
-    w.buf.put_u8(0); // flags
-    descriptor(w, 0x04, 13 + dsi);
-    w.buf.put_u8(0x40); // Audio ISO/IEC 14496-3
-    w.buf.put_u8(0x15); // AudioStream, upStream 0, reserved 1
-    w.buf.put_uint(0, 3); // bufferSizeDB
-    w.buf.put_u32(0); // maxBitrate
-    w.buf.put_u32(0); // avgBitrate
-    descriptor(w, 0x05, asc);
-    w.buf.put_slice(&c.asc);
-    descriptor(w, 0x06, 1);
-    w.buf.put_u8(0x02);
-    w.end(); // esds
+    write_esds(w, &c.asc);
     w.end(); // mp4a
     stbl_end(w);
     Ok(())

@@ -7,10 +7,12 @@
 //! version 1 (signed composition offsets). ffprobe is the independent reader in the tests.
 
 pub(crate) mod boxes;
+mod esds;
 mod init;
 
 use bytes::{BufMut, Bytes};
 
+pub use esds::repair_init;
 pub use init::init_segment;
 
 use crate::frame::{Frame, TIMESCALE};

@@ -117,8 +117,12 @@ pub enum ExportError {
 
 /// Remuxes the init segment `init` and its media segments `segments` (in order) into one
 /// progressive MP4. See the module docs for layout and timing.
+///
+/// An init segment written before the `esds` fix is repaired first
+/// ([`crate::fmp4::repair_init`]), so old recordings export to files strict players accept.
 pub fn export(init: &Bytes, segments: &[Bytes]) -> Result<Export, ExportError> {
-    let movie = parse::parse(init, segments)?;
+    let init = crate::fmp4::repair_init(init).unwrap_or_else(|| init.clone());
+    let movie = parse::parse(&init, segments)?;
     write::write(movie, false)
 }
 
@@ -126,6 +130,7 @@ pub fn export(init: &Bytes, segments: &[Bytes]) -> Result<Export, ExportError> {
 /// lets tests check that layout with players without writing 4 GiB.
 #[doc(hidden)]
 pub fn export_64bit(init: &Bytes, segments: &[Bytes]) -> Result<Export, ExportError> {
-    let movie = parse::parse(init, segments)?;
+    let init = crate::fmp4::repair_init(init).unwrap_or_else(|| init.clone());
+    let movie = parse::parse(&init, segments)?;
     write::write(movie, true)
 }

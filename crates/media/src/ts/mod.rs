@@ -3,6 +3,14 @@
 //! indicators, AVC/HEVC in Annex B form with access unit delimiters and parameter sets before
 //! each keyframe (ISO/IEC 13818-1 §2.14, HLS authoring), AAC in ADTS.
 //!
+//! Timing rules kept for strict demuxers and broadcast analysers:
+//! * a PAT and a PMT start every segment (RFC 8216bis §3.3) and recur at least every
+//!   [`TABLE_INTERVAL`] (ETSI TR 101 290 V1.4.1 §5.2.1: at most 0.5 s apart);
+//! * PCRs are at most [`PCR_INTERVAL`] apart (ISO/IEC 13818-1 §2.7.2 allows 0.1 s): every PES
+//!   on the PCR PID carries one, and where frames are further apart (low frame rates, gaps)
+//!   adaptation-only packets on the PCR PID carry the clock across;
+//! * continuity counters advance per PID for packets with payload only (§2.4.3.3).
+//!
 //! Unlike fMP4, TS interleaves 4-byte packet headers with the payload every 184 bytes, so the
 //! payload is copied once here.
 
@@ -24,6 +32,14 @@ const PROGRAM: u16 = 1;
 pub const TIMESTAMP_OFFSET: i64 = TIMESCALE as i64;
 /// How far the PCR runs behind the DTS (decoder buffer time), like ffmpeg's default muxdelay.
 pub const PCR_DELAY: i64 = 63_000;
+/// Longest time between PCRs (90 kHz): 40 ms, well inside the 100 ms of ISO/IEC 13818-1 §2.7.2.
+pub const PCR_INTERVAL: i64 = 3_600;
+/// Longest time between PAT/PMT repetitions (90 kHz): 250 ms, half of TR 101 290's limit so a
+/// frame's duration never takes it past.
+pub const TABLE_INTERVAL: i64 = 22_500;
+/// Most adaptation-only PCR packets bridging one gap between frames (10 s of 40 ms steps);
+/// a longer gap is a timestamp jump, marked with the discontinuity_indicator instead.
+pub const MAX_PCR_FILL: i64 = 250;
 /// Largest access unit accepted (after Annex B conversion).
 pub const MAX_ACCESS_UNIT: usize = 16 * 1024 * 1024;
 
@@ -48,6 +64,11 @@ pub struct TsMuxer {
     pcr_pid: u16,
     /// Continuity counters by PID: PAT, PMT, video, audio.
     cc: [u8; 4],
+    /// The last PCR written (90 kHz), if any.
+    last_pcr: Option<i64>,
+    /// When the tables were last written; `None` right after [`TsMuxer::write_tables`] until
+    /// the next frame tells the time.
+    last_tables: Option<i64>,
 }
 
 impl TsMuxer {
@@ -66,6 +87,8 @@ impl TsMuxer {
             audio,
             pcr_pid,
             cc: [0; 4],
+            last_pcr: None,
+            last_tables: None,
         })
     }
 
@@ -78,8 +101,9 @@ impl TsMuxer {
         }
     }
 
-    /// PAT + PMT (the start of every segment).
+    /// PAT + PMT (the start of every segment; repeated by the muxer within segments).
     pub fn write_tables(&mut self, out: &mut BytesMut) {
+        self.last_tables = None;
         let mut streams = Vec::new();
         if let Some(v) = &self.video {
             streams.push((
@@ -121,13 +145,72 @@ impl TsMuxer {
 
     /// Appends the TS packets of one frame.
     pub fn write_frame(&mut self, frame: &Frame, out: &mut BytesMut) -> Result<(), TsError> {
+        let relevant = match frame {
+            Frame::Video(_) => self.video.is_some(),
+            Frame::Audio(_) => self.audio.is_some(),
+        };
+        if relevant {
+            self.keep_time(frame.dts() + TIMESTAMP_OFFSET - PCR_DELAY, out);
+        }
         match frame {
             Frame::Video(v) => self.write_video(v, out),
             Frame::Audio(a) => self.write_audio(a, out),
         }
     }
 
+    /// Before a PES whose PCR would be `clock`: repeats the tables when due, and carries the
+    /// PCR across a gap with adaptation-only packets so no two PCRs are far apart.
+    fn keep_time(&mut self, clock: i64, out: &mut BytesMut) {
+        if let Some(mut last) = self.last_pcr {
+            if (clock - last).abs() > MAX_PCR_FILL * PCR_INTERVAL {
+                // A jump, not a gap to fill: a new time base starts here, tables follow it.
+                self.write_pcr_only(clock, true, out);
+                self.last_tables = Some(clock - TABLE_INTERVAL);
+                last = clock;
+            }
+            while clock - last > PCR_INTERVAL {
+                last += PCR_INTERVAL;
+                self.write_pcr_only(last, false, out);
+                if last - self.last_tables.unwrap_or(last) >= TABLE_INTERVAL {
+                    self.write_tables(out);
+                    self.last_tables = Some(last);
+                }
+            }
+        }
+        let last_tables = *self.last_tables.get_or_insert(clock);
+        if clock - last_tables >= TABLE_INTERVAL {
+            self.write_tables(out);
+            self.last_tables = Some(clock);
+        }
+    }
+
+    /// The PCR a PES on `pid` at `clock` carries: on the PCR PID, unless the clock has not
+    /// moved past the last PCR (a PCR never goes backwards).
+    fn take_pcr(&mut self, pid: u16, clock: i64) -> Option<i64> {
+        if pid != self.pcr_pid || self.last_pcr.is_some_and(|l| clock <= l) {
+            return None;
+        }
+        self.last_pcr = Some(clock);
+        Some(clock)
+    }
+
+    /// An adaptation-field-only packet on the PCR PID carrying `pcr` (its continuity counter is
+    /// not incremented: there is no payload, §2.4.3.3).
+    fn write_pcr_only(&mut self, pcr: i64, discontinuity: bool, out: &mut BytesMut) {
+        let cc = self.cc[Self::cc_index(self.pcr_pid)].wrapping_sub(1) & 0x0F;
+        out.reserve(PACKET_SIZE);
+        out.put_u8(0x47);
+        out.put_u16(self.pcr_pid);
+        out.put_u8(0x20 | cc);
+        out.put_u8(183); // adaptation_field_length
+        out.put_u8(if discontinuity { 0x80 } else { 0 } | 0x10);
+        put_pcr(out, pcr);
+        out.put_bytes(0xFF, 183 - 7);
+        self.last_pcr = Some(pcr);
+    }
+
     fn write_video(&mut self, f: &VideoFrame, out: &mut BytesMut) -> Result<(), TsError> {
+        let pcr = self.take_pcr(VIDEO_PID, f.dts + TIMESTAMP_OFFSET - PCR_DELAY);
         let Some(cfg) = &self.video else {
             return Ok(());
         };
@@ -185,7 +268,7 @@ impl TsMuxer {
         let pts = f.pts() + TIMESTAMP_OFFSET;
         Self::write_pes(
             &mut self.cc,
-            self.pcr_pid,
+            pcr,
             VIDEO_PID,
             0xE0,
             pts,
@@ -204,9 +287,10 @@ impl TsMuxer {
         let header = cfg.adts_header(f.data.len())?;
         let pts = f.dts + TIMESTAMP_OFFSET;
         let rai = self.pcr_pid == AUDIO_PID;
+        let pcr = self.take_pcr(AUDIO_PID, pts - PCR_DELAY);
         Self::write_pes(
             &mut self.cc,
-            self.pcr_pid,
+            pcr,
             AUDIO_PID,
             0xC0,
             pts,
@@ -221,7 +305,7 @@ impl TsMuxer {
     #[allow(clippy::too_many_arguments)]
     fn write_pes(
         cc: &mut [u8; 4],
-        pcr_pid: u16,
+        pcr: Option<i64>,
         pid: u16,
         stream_id: u8,
         pts: i64,
@@ -251,12 +335,6 @@ impl TsMuxer {
             }
             None => put_timestamp(&mut h, 0x2, pts),
         }
-        let pcr = if pid == pcr_pid {
-            Some(dts.unwrap_or(pts) - PCR_DELAY)
-        } else {
-            None
-        };
-
         let total = h.len() + es_len;
         // Cursor over the PES header followed by the elementary stream pieces.
         let mut parts = std::iter::once(&h[..])
@@ -278,10 +356,7 @@ impl TsMuxer {
                     if random_access { 0x40 } else { 0 } | if pcr.is_some() { 0x10 } else { 0 };
                 af_len = 1;
                 if let Some(p) = pcr {
-                    let base = (p.max(0) as u64) & ((1 << 33) - 1);
-                    af_buf[1..5].copy_from_slice(&((base >> 1) as u32).to_be_bytes());
-                    af_buf[5] = (((base & 1) << 7) as u8) | 0x7E;
-                    af_buf[6] = 0;
+                    af_buf[1..7].copy_from_slice(&pcr_field(p));
                     af_len = 7;
                 }
             }
@@ -332,6 +407,17 @@ impl TsMuxer {
             first = false;
         }
     }
+}
+
+/// program_clock_reference: a 33-bit base (90 kHz), 6 reserved bits, a 9-bit extension (0).
+fn pcr_field(pcr: i64) -> [u8; 6] {
+    let base = (pcr.max(0) as u64) & ((1 << 33) - 1);
+    let b = ((base >> 1) as u32).to_be_bytes();
+    [b[0], b[1], b[2], b[3], (((base & 1) << 7) as u8) | 0x7E, 0]
+}
+
+fn put_pcr(out: &mut BytesMut, pcr: i64) {
+    out.put_slice(&pcr_field(pcr));
 }
 
 fn put_timestamp(out: &mut BytesMut, prefix: u8, ts: i64) {

@@ -155,7 +155,12 @@ async fn serve(
                 .flatten();
             let data = match init {
                 Some(init) => Chunks::new(vec![init]),
-                None => from_store(state, &stream, sid, &layout::init(id)).await?,
+                None => {
+                    let stored = from_store(state, &stream, sid, &layout::init(id)).await?;
+                    // Init segments stored before the `esds` fix are served corrected.
+                    let init = onair_media::fmp4::repair_init(&stored).unwrap_or(stored);
+                    Chunks::new(vec![init])
+                }
             };
             Ok(media_response(MP4_TYPE, data))
         }
@@ -170,7 +175,9 @@ async fn serve(
             let data = if in_window(&stream, sid, msn) {
                 wait_for(state, &stream, |w| segment_state(w, msn, Kind::LlHls)).await?
             } else {
-                from_store(state, &stream, sid, &layout::segment(msn)).await?
+                Chunks::new(vec![
+                    from_store(state, &stream, sid, &layout::segment(msn)).await?,
+                ])
             };
             Ok(media_response(MP4_TYPE, data))
         }
@@ -179,7 +186,9 @@ async fn serve(
             let data = if in_window(&stream, sid, msn) {
                 wait_for(state, &stream, |w| segment_state(w, msn, Kind::Ts)).await?
             } else {
-                from_store(state, &stream, sid, &layout::ts_segment(msn)).await?
+                Chunks::new(vec![
+                    from_store(state, &stream, sid, &layout::ts_segment(msn)).await?,
+                ])
             };
             Ok(media_response(TS_TYPE, data))
         }
@@ -232,7 +241,7 @@ async fn from_store(
     stream: &Stream,
     sid: &str,
     name: &str,
-) -> Result<Chunks, Problem> {
+) -> Result<Bytes, Problem> {
     let prefix = if stream.sid == sid {
         stream.store_prefix()
     } else {
@@ -240,7 +249,7 @@ async fn from_store(
     };
     let key = format!("{prefix}{name}");
     match state.store.get(&key).await {
-        Ok(Some(data)) => Ok(Chunks::new(vec![data])),
+        Ok(Some(data)) => Ok(data),
         Ok(None) => Err(Problem::not_found(
             "no such object in the live window or the store",
         )),

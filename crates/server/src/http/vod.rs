@@ -92,6 +92,9 @@ async fn vod(
             Some(signed) => Bytes::from(signed),
             None => data,
         }
+    } else if path.ends_with(".mp4") {
+        // Init segments stored before the `esds` fix are served corrected.
+        onair_media::fmp4::repair_init(&data).unwrap_or(data)
     } else {
         data
     };
