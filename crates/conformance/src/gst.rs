@@ -1,4 +1,7 @@
-//! GStreamer as a player: `gst-launch-1.0 playbin3` with fake sinks that report every buffer.
+//! GStreamer as a player: `gst-launch-1.0 playbin3` with fake sinks whose base class logs every
+//! buffer it renders (`basesink` at DEBUG level: written synchronously by the streaming thread,
+//! unlike `fakesink`'s `last-message` notifications, which `gst-launch -v` samples and so
+//! repeats or skips buffers).
 //!
 //! `playbin3` picks the demuxer (`hlsdemux2`, `qtdemux`, `tsdemux`) and decoders as a
 //! set-top box or a WebKit browser would. Decoding errors, caps negotiation failures and the
@@ -25,6 +28,14 @@ pub const STRICT_CATEGORIES: &[&str] = &[
     "parsebin",
 ];
 
+/// Warnings qtdemux 1.22 logs for every progressive (unfragmented) MP4, ffmpeg's own
+/// `-movflags +faststart` output included: it looks for fragment defaults (`mvex`/`trex`) while
+/// parsing each `trak`, which only fragmented files have.
+pub const PROGRESSIVE_MP4_WARNINGS: &[&str] = &["failed to find fragment defaults for stream"];
+
+/// How long a live playback may take to stop after SIGINT before it is killed.
+const LIVE_STOP_GRACE: Duration = Duration::from_secs(3);
+
 /// What playback produced.
 #[derive(Debug, Default)]
 pub struct Playback {
@@ -49,18 +60,23 @@ impl Playback {
 }
 
 /// Plays `uri` until end of stream, or for `live_for` and then stops it; gives up after
-/// `limit` (an error).
-pub fn play(uri: &str, live_for: Option<Duration>, limit: Duration) -> Result<Playback, String> {
+/// `limit` (an error). Warnings containing one of `tolerated` are not problems.
+pub fn play(
+    uri: &str,
+    live_for: Option<Duration>,
+    limit: Duration,
+    tolerated: &[&str],
+) -> Result<Playback, String> {
     let debug = STRICT_CATEGORIES
         .iter()
         .map(|c| format!("{c}:2"))
         .collect::<Vec<_>>()
         .join(",");
     let mut child = Command::new("gst-launch-1.0")
-        .args(["-v", "-e", "playbin3", &format!("uri={uri}")])
-        .arg("video-sink=fakesink name=vsink silent=false sync=false")
-        .arg("audio-sink=fakesink name=asink silent=false sync=false")
-        .env("GST_DEBUG", format!("*:1,{debug}"))
+        .args(["-e", "playbin3", &format!("uri={uri}")])
+        .arg("video-sink=fakesink name=vsink sync=false")
+        .arg("audio-sink=fakesink name=asink sync=false")
+        .env("GST_DEBUG", format!("*:1,basesink:5,{debug}"))
         .env("GST_DEBUG_NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -85,12 +101,17 @@ pub fn play(uri: &str, live_for: Option<Duration>, limit: Duration) -> Result<Pl
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break status;
         }
-        if !stopped && live_for.is_some_and(|d| start.elapsed() >= d) {
-            // SIGINT: with -e, gst-launch sends EOS downstream and exits cleanly.
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            stopped = true;
+        if let Some(d) = live_for {
+            if !stopped && start.elapsed() >= d {
+                // SIGINT: with -e, gst-launch sends EOS downstream and exits cleanly...
+                let _ = Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status();
+                stopped = true;
+            } else if stopped && start.elapsed() >= d + LIVE_STOP_GRACE {
+                // ...unless a demuxer is blocked waiting for the live edge.
+                let _ = child.kill();
+            }
         }
         if start.elapsed() >= limit {
             let _ = child.kill();
@@ -109,29 +130,35 @@ pub fn play(uri: &str, live_for: Option<Duration>, limit: Duration) -> Result<Pl
         ..Playback::default()
     };
     for line in stdout.lines() {
-        // "/GstPlayBin3:playbin3/…/GstFakeSink:vsink: last-message = chain   ******* (vsink:sink)
-        //  (115200 bytes, dts: none, pts: 0:00:01.000000000, duration: …"
-        let video = line.contains("(vsink:sink)");
-        if (video || line.contains("(asink:sink)")) && line.contains("chain") {
-            let pts = pts_of(line).unwrap_or(0.0);
-            if video {
-                p.video_buffers += 1;
-                p.last_video_pts = p.last_video_pts.max(pts);
-            } else {
-                p.audio_buffers += 1;
-                p.last_audio_pts = p.last_audio_pts.max(pts);
-            }
-        }
         if line.starts_with("ERROR") {
             p.problems.push(line.to_owned());
         }
     }
     for line in stderr.lines() {
+        if let Some((sink, what)) = rendered(line) {
+            let video = sink == "vsink";
+            if what.starts_with("object unref after render") {
+                if video {
+                    p.video_buffers += 1;
+                } else {
+                    p.audio_buffers += 1;
+                }
+            } else if let Some(pts) = what.strip_prefix("got times start: ").and_then(seconds) {
+                let last = if video {
+                    &mut p.last_video_pts
+                } else {
+                    &mut p.last_audio_pts
+                };
+                *last = last.max(pts);
+            }
+            continue;
+        }
         let warn_or_error = line.contains(" WARN ") || line.contains(" ERROR ");
         if warn_or_error
             && STRICT_CATEGORIES
                 .iter()
                 .any(|c| line.contains(&format!(" {c} ")))
+            && !tolerated.iter().any(|t| line.contains(t))
         {
             p.problems.push(line.to_owned());
         }
@@ -147,9 +174,17 @@ pub fn play(uri: &str, live_for: Option<Duration>, limit: Duration) -> Result<Pl
     Ok(p)
 }
 
-/// The `pts: H:MM:SS.nnnnnnnnn` of a fakesink message, in seconds.
-fn pts_of(line: &str) -> Option<f64> {
-    let t = line.split("pts: ").nth(1)?.split(',').next()?;
+/// A `basesink` chain log line of one of our sinks: (`vsink` or `asink`, the message), e.g.
+/// `… gst_base_sink_chain_unlocked:<vsink> got times start: 0:00:00.080000000, end: …`.
+fn rendered(line: &str) -> Option<(&str, &str)> {
+    let rest = line.split("gst_base_sink_chain_unlocked:<").nth(1)?;
+    let (sink, what) = rest.split_once("> ")?;
+    matches!(sink, "vsink" | "asink").then_some((sink, what))
+}
+
+/// `H:MM:SS.nnnnnnnnn` (followed by anything after a comma) in seconds.
+fn seconds(t: &str) -> Option<f64> {
+    let t = t.split(',').next()?;
     let mut parts = t.split(':');
     let h: f64 = parts.next()?.trim().parse().ok()?;
     let m: f64 = parts.next()?.parse().ok()?;
@@ -160,10 +195,16 @@ fn pts_of(line: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn reads_fakesink_timestamps() {
-        let line = "/GstPlayBin3:playbin3/GstFakeSink:vsink: last-message = chain   ******* \
-                    (vsink:sink) (115200 bytes, dts: none, pts: 0:00:07.960000000, duration: \
-                    0:00:00.040000000, offset: -1, flags: 00000000 ) 0x7f";
-        assert_eq!(super::pts_of(line), Some(7.96));
+    fn reads_basesink_chain_lines() {
+        let line = "0:00:00.138932860 17684 0x7f79dc069240 DEBUG               basesink \
+                    gstbasesink.c:3826:gst_base_sink_chain_unlocked:<vsink> got times start: \
+                    0:00:07.960000000, end: 0:00:08.000000000";
+        let (sink, what) = super::rendered(line).unwrap();
+        assert_eq!(sink, "vsink");
+        let pts = what
+            .strip_prefix("got times start: ")
+            .and_then(super::seconds);
+        assert_eq!(pts, Some(7.96));
+        assert!(super::rendered("… gst_base_sink_chain_unlocked:<other> x").is_none());
     }
 }

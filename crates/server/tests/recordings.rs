@@ -10,31 +10,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::api::{Api, channel_with_device, user};
+use common::api::{Api, channel_with_device, complete_recording, user};
 use common::db::Backend;
 use common::s3::{S3Server, use_s3};
 use common::*;
 use onair_server::db::users::Role;
 use serde_json::{Value, json};
-
-/// Polls the recordings API until a complete recording of `channel_id` exists.
-async fn complete_recording(api: &Api, channel_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let (s, list) = api
-            .get(&format!("/api/v1/recordings?channel_id={channel_id}"))
-            .await;
-        assert_eq!(s, 200, "{list}");
-        if let Some(r) = list["items"]
-            .as_array()
-            .and_then(|a| a.iter().find(|r| r["status"] == "complete"))
-        {
-            return r.clone();
-        }
-        assert!(Instant::now() < deadline, "no complete recording: {list}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 /// Publishes the fixture with `key` to its end.
 async fn push_to_end(node: &TestNode, key: &str) {

@@ -1,6 +1,8 @@
 //! A small REST client for the management API: a console session (cookie + CSRF header) or a
 //! bearer token.
 
+use std::time::{Duration, Instant};
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -159,4 +161,23 @@ pub async fn channel_with_device(api: &Api, slug: &str) -> (String, String, Stri
         dev["id"].as_str().unwrap().to_owned(),
         dev["stream_key"].as_str().unwrap().to_owned(),
     )
+}
+
+/// Polls the recordings API until a complete recording of `channel_id` exists.
+pub async fn complete_recording(api: &Api, channel_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (s, list) = api
+            .get(&format!("/api/v1/recordings?channel_id={channel_id}"))
+            .await;
+        assert_eq!(s, 200, "{list}");
+        if let Some(r) = list["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["status"] == "complete"))
+        {
+            return r.clone();
+        }
+        assert!(Instant::now() < deadline, "no complete recording: {list}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

@@ -32,6 +32,7 @@ pub mod db;
 pub mod net;
 pub mod playlist;
 pub mod s3;
+pub mod strict;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
