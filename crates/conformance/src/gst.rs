@@ -76,7 +76,14 @@ pub fn play(
         .args(["-e", "playbin3", &format!("uri={uri}")])
         .arg("video-sink=fakesink name=vsink sync=false")
         .arg("audio-sink=fakesink name=asink sync=false")
-        .env("GST_DEBUG", format!("*:1,basesink:5,{debug}"))
+        .env(
+            "GST_DEBUG",
+            // More categories when debugging a failure (`ONAIR_GST_DEBUG=qtdemux:5`, say).
+            match std::env::var("ONAIR_GST_DEBUG") {
+                Ok(extra) => format!("*:1,basesink:5,{debug},{extra}"),
+                Err(_) => format!("*:1,basesink:5,{debug}"),
+            },
+        )
         .env("GST_DEBUG_NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

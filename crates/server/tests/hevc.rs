@@ -1,13 +1,20 @@
-//! HEVC end to end. Debian's ffmpeg 5.1 cannot put HEVC into FLV, so our own RTMP client
-//! publishes an ffmpeg-encoded HEVC stream as Enhanced RTMP (`hvc1`) tags; ffprobe and ffmpeg
-//! read back the LL-HLS (CMAF `hvc1`) and MPEG-TS outputs.
+//! HEVC + AAC end to end. Debian's ffmpeg 5.1 cannot put HEVC into FLV, so our own RTMP client
+//! publishes an ffmpeg-encoded HEVC stream as Enhanced RTMP (`hvc1`) tags with the AAC of the
+//! H.264 fixture; ffprobe and ffmpeg read back the LL-HLS (CMAF `hvc1`) and MPEG-TS outputs,
+//! the strict parsers check every object, and GStreamer plays them live and to the end, with
+//! the time-shift playlist, the recording's VOD and its MP4 download (issue #11).
 
 mod common;
 
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use common::api::{channel_with_device, complete_recording, user};
+use common::strict::{
+    check_fmp4_playlist, check_ts_playlist, gst_plays_live, gst_plays_mp4_file, gst_plays_to_end,
+};
 use common::*;
+use onair_server::db::users::Role;
 
 /// Splits an Annex B stream into NAL units.
 fn nal_units(data: &[u8]) -> Vec<&[u8]> {
@@ -70,9 +77,15 @@ fn hvcc(vps: &[u8], sps: &[u8], pps: &[u8]) -> Bytes {
     b.freeze()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hevc_over_enhanced_rtmp_plays_back_as_llhls_and_ts() {
-    let node = TestNode::start().await;
+/// One message the publisher sends: its timestamp (ms) and the FLV tag body.
+enum Tag {
+    Video(u32, Bytes),
+    Audio(u32, Bytes),
+}
+
+/// 8 s of HEVC (the 4 s fixture twice, timestamps running on) and the AAC of the H.264
+/// fixture, in timestamp order after the AAC sequence header.
+fn hevc_aac_tags() -> (Bytes, Vec<Tag>) {
     let data = std::fs::read(fixture("hevc_aud.h265")).unwrap();
     let nals = nal_units(&data);
     let find = |t: u8| *nals.iter().find(|n| nal_type(n) == t).unwrap();
@@ -89,14 +102,8 @@ async fn hevc_over_enhanced_rtmp_plays_back_as_llhls_and_ts() {
         }
     }
     assert_eq!(aus.len(), 100);
-
-    let addr = node.server.as_ref().unwrap().rtmp_addr;
-    let (mut sock, mut c) = common::net::rtmp_publish(addr, "hevc").await;
-    let mut seq = BytesMut::new();
-    seq.put_slice(&[0x90, b'h', b'v', b'c', b'1']);
-    seq.put_slice(&record);
-    c.send_video(0, seq.freeze());
-    for (i, au) in aus.iter().enumerate() {
+    let mut tags = Vec::new();
+    for (i, au) in aus.iter().chain(aus.iter()).enumerate() {
         let key = au.iter().any(|n| (16..=23).contains(&nal_type(n)));
         let mut tag = BytesMut::new();
         // ExVideoTagHeader: CodedFramesX (no composition time), FrameType 1 key / 2 inter.
@@ -106,35 +113,154 @@ async fn hevc_over_enhanced_rtmp_plays_back_as_llhls_and_ts() {
             tag.put_u32(n.len() as u32);
             tag.put_slice(n);
         }
-        c.send_video(i as u32 * 40, tag.freeze());
-        common::net::flush(&mut sock, &mut c).await;
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        tags.push(Tag::Video(i as u32 * 40, tag.freeze()));
     }
-    c.unpublish();
-    common::net::flush(&mut sock, &mut c).await;
+    let flv = Bytes::from(std::fs::read(fixture(LIVE_FIXTURE)).unwrap());
+    let mut reader = onair_media::flv::FlvReader::new(flv).unwrap();
+    while let Some(t) = reader.next_tag().unwrap() {
+        if t.tag_type == 8 && t.timestamp_ms < 8_000 {
+            tags.push(Tag::Audio(t.timestamp_ms, t.body));
+        }
+    }
+    // Both sequence headers first, as encoders send them (the audio one is AACPacketType 0).
+    let at = |t: &Tag| match t {
+        Tag::Audio(_, body) if body.get(1) == Some(&0) => (0, 0),
+        Tag::Video(ms, _) | Tag::Audio(ms, _) => (1, *ms),
+    };
+    tags.sort_by_key(at);
+    (record, tags)
+}
 
-    let llhls = node.url("/live/hevc/llhls.m3u8");
-    wait_endlist(&llhls, Duration::from_secs(10)).await;
-    let (_, mv) = get_text(&node.url("/live/hevc/index.m3u8")).await;
+/// Frames in the HEVC stream.
+const HEVC_FRAMES: usize = 200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hevc_aac_over_enhanced_rtmp_conforms_and_plays_everywhere() {
+    let node = TestNode::start_with(keyed).await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "hevc").await;
+    let (record, tags) = hevc_aac_tags();
+
+    let addr = node.server.as_ref().unwrap().rtmp_addr;
+    let publisher = tokio::spawn(async move {
+        let (mut sock, mut c) = common::net::rtmp_publish(addr, &key).await;
+        let mut seq = BytesMut::new();
+        seq.put_slice(&[0x90, b'h', b'v', b'c', b'1']);
+        seq.put_slice(&record);
+        c.send_video(0, seq.freeze());
+        let start = tokio::time::Instant::now();
+        for tag in tags {
+            let ms = match &tag {
+                Tag::Video(ms, body) => {
+                    c.send_video(*ms, body.clone());
+                    *ms
+                }
+                Tag::Audio(ms, body) => {
+                    c.send_audio(*ms, body.clone());
+                    *ms
+                }
+            };
+            common::net::flush(&mut sock, &mut c).await;
+            // In real time, so the stream is live while GStreamer follows it.
+            tokio::time::sleep_until(start + Duration::from_millis(u64::from(ms))).await;
+        }
+        c.unpublish();
+        common::net::flush(&mut sock, &mut c).await;
+        sock
+    });
+
+    // Live: GStreamer follows both playlists once they hold three segments.
+    let (llhls, ts) = (
+        node.url("/live/hevc/index.m3u8"),
+        node.url("/live/hevc/ts/index.m3u8"),
+    );
+    for p in ["/live/hevc/llhls.m3u8", "/live/hevc/ts/index.m3u8"] {
+        let url = node.url(p);
+        eventually(Duration::from_secs(20), "three segments", async || {
+            let (status, text) = get_text(&url).await;
+            (status == 200 && playlist::parse(&text).segments.len() >= 3).then_some(())
+        })
+        .await;
+    }
+    let (a, b) = tokio::join!(gst_plays_live(&llhls, 3), gst_plays_live(&ts, 3));
+    for (name, p) in [("LL-HLS", &a), ("TS", &b)] {
+        assert!(
+            p.video_buffers >= 25 && p.audio_buffers >= 25,
+            "{name} live: {p:?}"
+        );
+    }
+    let _sock = publisher.await.unwrap();
+
+    let llhls_media = node.url("/live/hevc/llhls.m3u8");
+    wait_endlist(&llhls_media, Duration::from_secs(10)).await;
+    let (_, mv) = get_text(&llhls).await;
     assert!(mv.contains("CODECS=\"hvc1.1.6.L"), "{mv}");
+    assert!(mv.contains(",mp4a.40.2\""), "{mv}");
     assert!(mv.contains("RESOLUTION=320x240"), "{mv}");
-    for path in ["/live/hevc/index.m3u8", "/live/hevc/ts/index.m3u8"] {
-        let url = node.url(path);
+
+    // ffprobe and ffmpeg read both flavours, every frame.
+    for url in [&llhls, &ts] {
         let u = url.clone();
         let probe = tokio::task::spawn_blocking(move || ffprobe(&u, Duration::from_secs(60)))
             .await
             .unwrap();
         let v = probe
             .stream("video")
-            .unwrap_or_else(|| panic!("{path}: {probe:?}"));
-        assert_eq!(v.codec_name, "hevc", "{path}");
-        assert_eq!((v.width, v.height), (Some(320), Some(240)), "{path}");
-        assert_eq!(v.packets, 100, "{path}");
+            .unwrap_or_else(|| panic!("{url}: {probe:?}"));
+        assert_eq!(v.codec_name, "hevc", "{url}");
+        assert_eq!((v.width, v.height), (Some(320), Some(240)), "{url}");
+        assert_eq!(v.packets, HEVC_FRAMES as i64, "{url}");
+        assert_eq!(
+            probe.stream("audio").map(|a| a.codec_name.as_str()),
+            Some("aac")
+        );
+        let u = url.clone();
         let (ok, err) =
-            tokio::task::spawn_blocking(move || ffmpeg_decode(&url, Duration::from_secs(60)))
+            tokio::task::spawn_blocking(move || ffmpeg_decode(&u, Duration::from_secs(60)))
                 .await
                 .unwrap();
-        assert!(ok, "{path}: {err}");
+        assert!(ok, "{url}: {err}");
     }
+
+    // The strict parsers, and GStreamer to the end of every flavour.
+    check_fmp4_playlist(&llhls_media).await;
+    let report = check_ts_playlist(&ts).await;
+    assert_eq!(
+        report.stream_types.get(&onair_media::ts::VIDEO_PID),
+        Some(&0x24)
+    );
+    for url in [&llhls, &ts, &node.url("/live/hevc/dvr.m3u8")] {
+        let p = gst_plays_to_end(url).await;
+        assert_eq!(p.video_buffers, HEVC_FRAMES, "{url}: {p:?}");
+        assert!(p.audio_buffers > 300, "{url}: {p:?}");
+    }
+
+    // The recording, as VOD and as one MP4.
+    let rec = complete_recording(&owner, &channel_id).await;
+    let id = rec["id"].as_str().unwrap();
+    let vod = node.url(&format!("/vod/{id}/index.m3u8"));
+    check_fmp4_playlist(&vod).await;
+    let p = gst_plays_to_end(&vod).await;
+    assert_eq!(p.video_buffers, HEVC_FRAMES, "VOD: {p:?}");
+    let res = owner
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/recordings/{id}/download"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.bytes().await.unwrap();
+    assert_eq!(
+        onair_conformance::mp4::check(&body).unwrap_or_else(|e| panic!("MP4: {e}")),
+        ["ftyp", "moov", "mdat"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hevc.mp4");
+    std::fs::write(&file, &body).unwrap();
+    let p = gst_plays_mp4_file(&file).await;
+    assert_eq!(p.video_buffers, HEVC_FRAMES, "MP4: {p:?}");
+    assert!(p.audio_buffers > 300, "MP4: {p:?}");
     node.stop().await;
 }

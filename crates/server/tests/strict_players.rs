@@ -14,6 +14,7 @@ use common::strict::{
     check_fmp4_playlist, check_ts_playlist, gst_plays_live, gst_plays_mp4_file, gst_plays_to_end,
 };
 use common::*;
+use onair_conformance::mp4;
 use onair_server::db::users::Role;
 
 /// Waits until the media playlist at `url` lists `n` segments.
@@ -91,23 +92,48 @@ async fn h264_aac_outputs_pass_strict_parsers_and_play_in_gstreamer() {
     let p = gst_plays_to_end(&vod).await;
     assert_eq!(p.video_buffers, FRAMES, "VOD: {p:?}");
 
-    let res = owner
-        .request(
-            reqwest::Method::GET,
-            &format!("/api/v1/recordings/{id}/download"),
-        )
-        .send()
+    let download = async || {
+        let res = owner
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/v1/recordings/{id}/download"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body = res.bytes().await.unwrap();
+        let kinds = mp4::check(&body).unwrap_or_else(|e| panic!("MP4: {e}"));
+        assert_eq!(kinds, ["ftyp", "moov", "mdat"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("recording.mp4");
+        std::fs::write(&file, &body).unwrap();
+        let p = gst_plays_mp4_file(&file).await;
+        assert_eq!(p.video_buffers, FRAMES, "MP4: {p:?}");
+        assert!((7.8..8.1).contains(&p.last_video_pts), "MP4: {p:?}");
+    };
+    download().await;
+
+    // A recording stored before the `esds` fix (its init segment declares a too-long
+    // ES_Descriptor) is served corrected, and downloads as a conforming MP4.
+    let vod_playlist = playlist::parse(&get_text(&vod).await.1);
+    let init_name = &vod_playlist.map_uris[0];
+    let key = format!("{}{init_name}", rec["prefix"].as_str().unwrap());
+    let old = std::fs::read(fixture("init_esds_before_fix.mp4")).unwrap();
+    let store = node.server.as_ref().unwrap().storage.store();
+    store
+        .put(&key, vec![old.clone().into()], "no-cache")
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    let body = res.bytes().await.unwrap();
-    let kinds = onair_conformance::mp4::check(&body).unwrap_or_else(|e| panic!("MP4: {e}"));
-    assert_eq!(kinds, ["ftyp", "moov", "mdat"]);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("recording.mp4");
-    std::fs::write(&file, &body).unwrap();
-    let p = gst_plays_mp4_file(&file).await;
-    assert_eq!(p.video_buffers, FRAMES, "MP4: {p:?}");
-    assert!((7.8..8.1).contains(&p.last_video_pts), "MP4: {p:?}");
+    assert!(mp4::check(&old).is_err());
+    let served = get(&node.url(&format!("/vod/{id}/{init_name}")))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(served.len(), old.len());
+    assert_eq!(mp4::check(&served).unwrap(), ["ftyp", "moov"]);
+    gst_plays_to_end(&vod).await;
+    download().await;
     node.stop().await;
 }
