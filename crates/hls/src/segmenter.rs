@@ -85,6 +85,12 @@ pub struct Segmenter {
     dropped: u64,
 }
 
+/// The duration given to the last frame before a cut that no later frame bounds, when no
+/// interval could be measured yet (a stream that ends or jumps after one frame): 1/30 s. A
+/// near-zero duration would make a segment of 0.00001 s, which players (GStreamer's
+/// hlsdemux2) map to the same stream time as the next segment.
+pub const DEFAULT_FRAME_INTERVAL: i64 = TIMESCALE as i64 / 30;
+
 fn ticks(d: Duration) -> i64 {
     (d.as_secs_f64() * f64::from(TIMESCALE)).round() as i64
 }
@@ -136,7 +142,7 @@ impl Segmenter {
             && (dts < l - MAX_TIMESTAMP_BACKSTEP || dts > l + MAX_TIMESTAMP_GAP)
             && self.open.is_some()
         {
-            events.extend(self.close_all(l + self.interval.max(1), true));
+            events.extend(self.close_all(l + self.frame_interval(), true));
             self.pending_discontinuity = true;
             self.last_video = None;
             self.last_audio = None;
@@ -302,8 +308,17 @@ impl Segmenter {
             .chain(self.last_audio)
             .max()
             .unwrap_or(0);
-        let end = last + self.interval.max(1);
+        let end = last + self.frame_interval();
         self.close_all(end, true)
+    }
+
+    /// The measured frame interval of the cutting track, or [`DEFAULT_FRAME_INTERVAL`].
+    fn frame_interval(&self) -> i64 {
+        if self.interval > 0 {
+            self.interval
+        } else {
+            DEFAULT_FRAME_INTERVAL
+        }
     }
 }
 
@@ -415,6 +430,25 @@ mod tests {
         let (parts, _) = run(&mut s, &frames);
         assert!(s.dropped_before_keyframe() > 0);
         assert!(parts[0].frames[0].is_keyframe());
+    }
+
+    #[test]
+    fn a_stream_of_one_frame_lasts_a_frame_interval() {
+        let frames = stream(1, 40, 25, &[]);
+        let mut s = Segmenter::new(cfg(), 0, true);
+        let (_, mut segs) = run(&mut s, &frames);
+        for e in s.finish() {
+            if let SegmenterEvent::SegmentClosed {
+                msn,
+                start_dts,
+                end_dts,
+                ..
+            } = e
+            {
+                segs.push((msn, start_dts, end_dts));
+            }
+        }
+        assert_eq!(segs, [(0, 0, DEFAULT_FRAME_INTERVAL)]);
     }
 
     #[test]

@@ -144,6 +144,10 @@ impl Ingest {
             end_reason: None,
         };
         let result = self.serve_connection(socket, &mut conn, shutdown).await;
+        if let Some(p) = &conn.publisher {
+            // Frames held back for a sequence header still go out before the stream pauses.
+            conn.media.release(p);
+        }
         let reason = match (&conn.end_reason, &result) {
             (Some(r), _) => r.clone(),
             (None, Ok(())) => "disconnected".to_owned(),
@@ -238,13 +242,14 @@ impl Ingest {
             let r = tokio::select! {
                 _ = shutdown.cancelled() => {
                     conn.end_reason = Some("shutdown".to_owned());
-                    if let Some(p) = conn.publisher.take() { p.finish(); }
+                    if let Some(p) = conn.publisher.take() { conn.media.release(&p); p.finish(); }
                     return Ok(());
                 }
                 _ = kicked => {
                     let reason = conn.live.as_ref().and_then(|l| l.handle.kick_reason()).unwrap_or_else(|| "kicked".to_owned());
                     tracing::info!(peer = %conn.peer, %reason, "publisher kicked");
                     if let Some(p) = conn.publisher.take() {
+                        conn.media.release(&p);
                         if let Some(live) = conn.live.as_mut() { live.tracks = p.stream.tracks(); }
                         p.finish();
                     }
@@ -395,6 +400,7 @@ impl Ingest {
             ServerEvent::Unpublish { .. } => {
                 if let Some(p) = conn.publisher.take() {
                     tracing::info!(peer = %conn.peer, channel = %p.stream.channel, "publish stopped");
+                    conn.media.release(&p);
                     if let Some(live) = conn.live.as_mut() {
                         live.tracks = p.stream.tracks();
                     }
@@ -451,6 +457,12 @@ struct LivePublish {
 const MAX_HELD_FRAMES: usize = 512;
 /// Media time held back at most for the same reason (90 kHz ticks: 2 s).
 const MAX_HELD_TICKS: i64 = 2 * onair_media::TIMESCALE as i64;
+/// Without onMetaData, media time held back at most for a second track's sequence header
+/// (90 kHz ticks: 1 s): a single-track stream starts that much later, a stream whose second
+/// header comes a few frames late starts with both tracks instead of restarting behind a
+/// discontinuity with a track added (which strict players such as GStreamer do not follow live,
+/// and which the multivariant playlist's CODECS would not have announced).
+const UNANNOUNCED_HELD_TICKS: i64 = onair_media::TIMESCALE as i64;
 
 /// Per-publish media state: sequence headers seen so far and timestamp unwrapping.
 #[derive(Default)]
@@ -459,9 +471,10 @@ struct MediaState {
     committed: bool,
     clock: Option<(u32, i64)>,
     bad_tags: u64,
-    /// Tracks onMetaData announced (videocodecid / audiocodecid).
+    /// Tracks onMetaData announced (videocodecid / audiocodecid), and whether it came.
     expect_video: bool,
     expect_audio: bool,
+    metadata: bool,
     /// Frames received before every announced track's sequence header arrived.
     held: Vec<Frame>,
 }
@@ -487,31 +500,51 @@ impl MediaState {
         };
         self.expect_video = announced("videocodecid");
         self.expect_audio = announced("audiocodecid");
+        self.metadata = true;
     }
 
     /// Sequence headers are collected before packaging starts, so that a stream with both
     /// tracks starts with both in its first init segment (a later change restarts packaging
     /// behind a discontinuity). Packaging starts at the first coded frame once every track that
     /// onMetaData announced has its header — some encoders send audio frames before the video
-    /// header — holding frames back meanwhile, within MAX_HELD_FRAMES / MAX_HELD_TICKS.
+    /// header — holding frames back meanwhile, within MAX_HELD_FRAMES / MAX_HELD_TICKS. Without
+    /// onMetaData, it starts once both tracks have headers or after UNANNOUNCED_HELD_TICKS.
     fn emit(&mut self, p: &Publisher, frame: Frame) {
         if self.committed {
             p.push(frame);
             return;
         }
         self.held.push(frame);
-        let complete = (!self.expect_video || self.pending.video.is_some())
-            && (!self.expect_audio || self.pending.audio.is_some());
+        let (complete, max_ticks) = if self.metadata {
+            let complete = (!self.expect_video || self.pending.video.is_some())
+                && (!self.expect_audio || self.pending.audio.is_some());
+            (complete, MAX_HELD_TICKS)
+        } else {
+            let both = self.pending.video.is_some() && self.pending.audio.is_some();
+            (both, UNANNOUNCED_HELD_TICKS)
+        };
         let span = match (self.held.first(), self.held.last()) {
             (Some(a), Some(b)) => b.dts() - a.dts(),
             _ => 0,
         };
-        if complete || self.held.len() >= MAX_HELD_FRAMES || span >= MAX_HELD_TICKS {
-            self.committed = true;
-            p.set_tracks(self.pending.clone());
-            for f in self.held.drain(..) {
-                p.push(f);
-            }
+        if complete || self.held.len() >= MAX_HELD_FRAMES || span >= max_ticks {
+            self.commit(p);
+        }
+    }
+
+    /// Starts packaging with the tracks seen so far and the frames held back.
+    fn commit(&mut self, p: &Publisher) {
+        self.committed = true;
+        p.set_tracks(self.pending.clone());
+        for f in self.held.drain(..) {
+            p.push(f);
+        }
+    }
+
+    /// The publish ends: packages the frames still held back for a sequence header.
+    fn release(&mut self, p: &Publisher) {
+        if !self.committed && !self.held.is_empty() {
+            self.commit(p);
         }
     }
 
@@ -660,6 +693,76 @@ mod tests {
         assert!(tracks.video.is_some() && tracks.audio.is_some());
         assert!(w.segments.iter().all(|s| !s.discontinuity), "no restart");
         assert!(w.segments.len() >= 7);
+    }
+
+    /// Without onMetaData, an audio header a few frames after the first video frame still
+    /// makes one init segment with both tracks; a video-only stream starts after the hold.
+    #[test]
+    fn unannounced_tracks_are_awaited_briefly() {
+        use onair_media::flv::{FlvReader, TAG_AUDIO, TAG_VIDEO};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/live_h264_aac.flv");
+        let tags: Vec<_> = FlvReader::new(Bytes::from(std::fs::read(path).unwrap()))
+            .unwrap()
+            .map(|t| t.unwrap())
+            .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
+            .collect();
+        let (audio, video): (Vec<_>, Vec<_>) =
+            tags.into_iter().partition(|t| t.tag_type == TAG_AUDIO);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let registry = Registry::for_tests();
+        let run = |name: &str, order: Vec<onair_media::flv::FlvTag>| {
+            let p = registry.start_publish(name, "x".into()).unwrap();
+            let mut m = MediaState::default();
+            for t in order {
+                if t.tag_type == TAG_AUDIO {
+                    m.on_audio(&p, t.timestamp_ms, t.body);
+                } else {
+                    m.on_video(&p, t.timestamp_ms, t.body);
+                }
+            }
+            let stream = p.stream.clone();
+            p.finish();
+            let w = stream.window.read();
+            (w.inits.len(), w.tracks.clone().unwrap(), w.segments.clone())
+        };
+
+        // Video header and three frames, then the audio header, then the rest in order.
+        let mut order: Vec<_> = video[..4].to_vec();
+        let mut rest: Vec<_> = audio
+            .iter()
+            .cloned()
+            .chain(video[4..].iter().cloned())
+            .collect();
+        rest.sort_by_key(|t| (t.timestamp_ms, t.body.get(1) != Some(&0)));
+        order.extend(rest);
+        let (inits, tracks, segments) = run("late-audio", order);
+        assert_eq!(inits, 1, "one init segment");
+        assert!(tracks.video.is_some() && tracks.audio.is_some());
+        assert!(segments.iter().all(|s| !s.discontinuity), "no restart");
+        assert!(segments.len() >= 7);
+
+        // Half a second of video only, ended before the hold is over: released at the end.
+        let p = registry.start_publish("short", "x".into()).unwrap();
+        let mut m = MediaState::default();
+        for t in video.iter().take(13) {
+            m.on_video(&p, t.timestamp_ms, t.body.clone());
+        }
+        m.release(&p);
+        let stream = p.stream.clone();
+        p.finish();
+        assert_eq!(stream.window.read().segments.len(), 1);
+
+        // Video only: it starts after the hold, and nothing is lost by waiting.
+        let (inits, tracks, segments) = run("video-only", video);
+        assert_eq!(inits, 1);
+        assert!(tracks.audio.is_none());
+        let seconds: f64 = segments.iter().filter_map(|s| s.duration).sum();
+        assert!((7.9..8.1).contains(&seconds), "{seconds} s");
     }
 
     #[test]

@@ -84,7 +84,7 @@ enum Tag {
 }
 
 /// 8 s of HEVC (the 4 s fixture twice, timestamps running on) and the AAC of the H.264
-/// fixture, in timestamp order after the AAC sequence header.
+/// fixture, in timestamp order.
 fn hevc_aac_tags() -> (Bytes, Vec<Tag>) {
     let data = std::fs::read(fixture("hevc_aud.h265")).unwrap();
     let nals = nal_units(&data);
@@ -122,12 +122,12 @@ fn hevc_aac_tags() -> (Bytes, Vec<Tag>) {
             tags.push(Tag::Audio(t.timestamp_ms, t.body));
         }
     }
-    // Both sequence headers first, as encoders send them (the audio one is AACPacketType 0).
-    let at = |t: &Tag| match t {
-        Tag::Audio(_, body) if body.get(1) == Some(&0) => (0, 0),
-        Tag::Video(ms, _) | Tag::Audio(ms, _) => (1, *ms),
-    };
-    tags.sort_by_key(at);
+    // In timestamp order, video first at equal times: the AAC sequence header comes after the
+    // first video frame and there is no onMetaData, as from some hardware encoders. The node
+    // holds the start back briefly so both tracks are in the first init segment.
+    tags.sort_by_key(|t| match t {
+        Tag::Video(ms, _) | Tag::Audio(ms, _) => *ms,
+    });
     (record, tags)
 }
 
@@ -190,6 +190,12 @@ async fn hevc_aac_over_enhanced_rtmp_conforms_and_plays_everywhere() {
         );
     }
     let _sock = publisher.await.unwrap();
+    let (_, media) = get_text(&node.url("/live/hevc/llhls.m3u8")).await;
+    assert_eq!(
+        media.matches("#EXT-X-MAP").count(),
+        1,
+        "one init segment: {media}"
+    );
 
     let llhls_media = node.url("/live/hevc/llhls.m3u8");
     wait_endlist(&llhls_media, Duration::from_secs(10)).await;

@@ -392,6 +392,11 @@ async fn publisher_reconnect_continues_behind_a_discontinuity() {
         .await
         .unwrap();
     assert!(ok, "{err}");
+    // GStreamer plays through the discontinuity too, in both flavours.
+    for path in ["/live/re/index.m3u8", "/live/re/ts/index.m3u8"] {
+        let p = common::strict::gst_plays_to_end(&node.url(path)).await;
+        assert!(p.video_buffers >= 200, "{path}: {p:?}");
+    }
     node.stop().await;
 }
 
