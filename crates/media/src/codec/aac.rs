@@ -40,6 +40,19 @@ impl AacConfig {
         })
     }
 
+    /// Output channels of the channelConfiguration (Table 1.19), for the `channelcount` of the
+    /// MP4 sample entry; 2 when a program_config_element defines them (0) or the value is
+    /// reserved (the decoder reads the real layout from the AudioSpecificConfig).
+    pub fn channel_count(&self) -> u16 {
+        match self.channel_config {
+            c @ 1..=6 => u16::from(c),
+            11 => 7,
+            7 | 12 | 14 => 8,
+            13 => 24,
+            _ => 2,
+        }
+    }
+
     /// RFC 6381 `mp4a.40.{audioObjectType}`.
     pub fn codecs(&self) -> String {
         format!("mp4a.40.{}", self.object_type)

@@ -165,6 +165,12 @@ mod tests {
             (2, 44100, 2)
         );
         assert_eq!(c.codecs(), "mp4a.40.2");
+        assert_eq!(c.channel_count(), 2);
+        // channelConfiguration 7 is 7.1: eight channels; 0 (a PCE) is read from the config.
+        let seven = AacConfig::parse(Bytes::from_static(&[0x11, 0xB8])).unwrap();
+        assert_eq!((seven.channel_config, seven.channel_count()), (7, 8));
+        let pce = AacConfig::parse(Bytes::from_static(&[0x11, 0x80])).unwrap();
+        assert_eq!((pce.channel_config, pce.channel_count()), (0, 2));
         // ADTS: sync word, MPEG-4, no CRC, frame length 7 + 100.
         let h = c.adts_header(100).unwrap();
         assert_eq!(&h[..2], &[0xFF, 0xF1]);

@@ -183,7 +183,7 @@ fn audio_trak(w: &mut BoxWriter, a: &AudioConfig) -> Result<(), Fmp4Error> {
     w.buf.put_bytes(0, 6);
     w.buf.put_u16(1);
     w.buf.put_bytes(0, 8);
-    w.buf.put_u16(u16::from(c.channel_config.max(1)));
+    w.buf.put_u16(c.channel_count());
     w.buf.put_u16(16);
     w.buf.put_u32(0);
     w.buf.put_u32(if c.sample_rate <= 0xFFFF {
