@@ -20,6 +20,13 @@ command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 # avenc_aac (the GStreamer publisher's audio encoder) is in gstreamer1.0-libav.
 gst-inspect-1.0 avenc_aac >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-libav)
+# GStreamer as the strict player (playbin3): hlsdemux2, qtdemux and souphttpsrc (plugins-good,
+# HTTP through libsoup 3), tsdemux (plugins-bad), libav decoders.
+for e in hlsdemux2 qtdemux souphttpsrc; do
+  gst-inspect-1.0 "$e" >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-good libsoup-3.0-0)
+done
+gst-inspect-1.0 tsdemux >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-plugins-bad)
+gst-inspect-1.0 avdec_h265 >/dev/null 2>&1 || need_pkgs+=(gstreamer1.0-libav)
 # nginx is the CDN edge of tests/cdn.rs (deploy/nginx-cdn.conf); the test runs its own nginx
 # in a temporary directory on loopback. Debian's package would start nginx.service on port 80:
 # on systemd hosts the unit is masked during the install (and unmasked after, left stopped).

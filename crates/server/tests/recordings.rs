@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::api::{Api, channel_with_device, complete_recording, user};
+use common::api::{channel_with_device, complete_recording, user};
 use common::db::Backend;
 use common::s3::{S3Server, use_s3};
 use common::*;
