@@ -641,23 +641,54 @@ pub enum ConnectionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use onair_media::flv::{FlvReader, FlvTag, TAG_AUDIO, TAG_VIDEO};
+
+    /// The fixture's audio and video tags (sequence headers first in each).
+    fn fixture_tags() -> (Vec<FlvTag>, Vec<FlvTag>) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/live_h264_aac.flv");
+        FlvReader::new(Bytes::from(std::fs::read(path).unwrap()))
+            .unwrap()
+            .map(|t| t.unwrap())
+            .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
+            .partition(|t| t.tag_type == TAG_AUDIO)
+    }
+
+    /// Feeds `tags` to a fresh MediaState (with `meta` as onMetaData) publishing `name`; the
+    /// stream's (init segments, tracks, segments) once it finished.
+    fn publish(
+        registry: &Arc<Registry>,
+        name: &str,
+        meta: Option<onair_rtmp::amf0::Value>,
+        tags: Vec<FlvTag>,
+    ) -> (usize, Tracks, Vec<crate::window::SegmentData>) {
+        let p = registry.start_publish(name, "x".into()).unwrap();
+        let mut m = MediaState::default();
+        if let Some(meta) = meta {
+            m.on_metadata(&meta);
+        }
+        for t in tags {
+            if t.tag_type == TAG_AUDIO {
+                m.on_audio(&p, t.timestamp_ms, t.body);
+            } else {
+                m.on_video(&p, t.timestamp_ms, t.body);
+            }
+        }
+        m.release(&p);
+        let stream = p.stream.clone();
+        p.finish();
+        let w = stream.window.read();
+        let tracks = w.tracks.as_deref().cloned().unwrap_or_default();
+        (w.inits.len(), tracks, w.segments.iter().cloned().collect())
+    }
 
     /// An encoder that sends audio before the video sequence header still gets one init
     /// segment with both tracks (no restart, no discontinuity) when onMetaData announced both.
     #[test]
     fn tracks_announced_in_metadata_are_awaited() {
-        use onair_media::flv::{FlvReader, TAG_AUDIO, TAG_VIDEO};
         use onair_rtmp::amf0::Value;
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../testdata/live_h264_aac.flv");
-        let tags: Vec<_> = FlvReader::new(Bytes::from(std::fs::read(path).unwrap()))
-            .unwrap()
-            .map(|t| t.unwrap())
-            .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
-            .collect();
         // Audio first (header and 20 frames), then the video header, then the rest.
-        let (audio, video): (Vec<_>, Vec<_>) =
-            tags.into_iter().partition(|t| t.tag_type == TAG_AUDIO);
+        let (audio, video) = fixture_tags();
         let mut order: Vec<_> = audio[..21].to_vec();
         let mut rest: Vec<_> = video
             .into_iter()
@@ -666,70 +697,25 @@ mod tests {
         rest.sort_by_key(|t| t.timestamp_ms);
         order.extend(rest);
 
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::stream::runtime_for_tests();
         let _guard = rt.enter();
-        let registry = Registry::for_tests();
-        let p = registry.start_publish("m", "x".into()).unwrap();
-        let mut m = MediaState::default();
-        m.on_metadata(&Value::object([
-            ("videocodecid", 7.0.into()),
-            ("audiocodecid", 10.0.into()),
-        ]));
-        for t in order {
-            if t.tag_type == TAG_AUDIO {
-                m.on_audio(&p, t.timestamp_ms, t.body);
-            } else {
-                m.on_video(&p, t.timestamp_ms, t.body);
-            }
-        }
-        let stream = p.stream.clone();
-        p.finish();
-        let w = stream.window.read();
-        assert_eq!(w.inits.len(), 1, "one init segment");
-        let tracks = w.tracks.clone().unwrap();
+        let meta = Value::object([("videocodecid", 7.0.into()), ("audiocodecid", 10.0.into())]);
+        let (inits, tracks, segments) = publish(&Registry::for_tests(), "m", Some(meta), order);
+        assert_eq!(inits, 1, "one init segment");
         assert!(tracks.video.is_some() && tracks.audio.is_some());
-        assert!(w.segments.iter().all(|s| !s.discontinuity), "no restart");
-        assert!(w.segments.len() >= 7);
+        assert!(segments.iter().all(|s| !s.discontinuity), "no restart");
+        assert!(segments.len() >= 7);
     }
 
     /// Without onMetaData, an audio header a few frames after the first video frame still
-    /// makes one init segment with both tracks; a video-only stream starts after the hold.
+    /// makes one init segment with both tracks; a video-only stream starts after the hold, or
+    /// at its end when it is shorter.
     #[test]
     fn unannounced_tracks_are_awaited_briefly() {
-        use onair_media::flv::{FlvReader, TAG_AUDIO, TAG_VIDEO};
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../testdata/live_h264_aac.flv");
-        let tags: Vec<_> = FlvReader::new(Bytes::from(std::fs::read(path).unwrap()))
-            .unwrap()
-            .map(|t| t.unwrap())
-            .filter(|t| t.tag_type == TAG_AUDIO || t.tag_type == TAG_VIDEO)
-            .collect();
-        let (audio, video): (Vec<_>, Vec<_>) =
-            tags.into_iter().partition(|t| t.tag_type == TAG_AUDIO);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (audio, video) = fixture_tags();
+        let rt = crate::stream::runtime_for_tests();
         let _guard = rt.enter();
         let registry = Registry::for_tests();
-        let run = |name: &str, order: Vec<onair_media::flv::FlvTag>| {
-            let p = registry.start_publish(name, "x".into()).unwrap();
-            let mut m = MediaState::default();
-            for t in order {
-                if t.tag_type == TAG_AUDIO {
-                    m.on_audio(&p, t.timestamp_ms, t.body);
-                } else {
-                    m.on_video(&p, t.timestamp_ms, t.body);
-                }
-            }
-            let stream = p.stream.clone();
-            p.finish();
-            let w = stream.window.read();
-            (w.inits.len(), w.tracks.clone().unwrap(), w.segments.clone())
-        };
 
         // Video header and three frames, then the audio header, then the rest in order.
         let mut order: Vec<_> = video[..4].to_vec();
@@ -740,25 +726,19 @@ mod tests {
             .collect();
         rest.sort_by_key(|t| (t.timestamp_ms, t.body.get(1) != Some(&0)));
         order.extend(rest);
-        let (inits, tracks, segments) = run("late-audio", order);
+        let (inits, tracks, segments) = publish(&registry, "late-audio", None, order);
         assert_eq!(inits, 1, "one init segment");
         assert!(tracks.video.is_some() && tracks.audio.is_some());
         assert!(segments.iter().all(|s| !s.discontinuity), "no restart");
         assert!(segments.len() >= 7);
 
         // Half a second of video only, ended before the hold is over: released at the end.
-        let p = registry.start_publish("short", "x".into()).unwrap();
-        let mut m = MediaState::default();
-        for t in video.iter().take(13) {
-            m.on_video(&p, t.timestamp_ms, t.body.clone());
-        }
-        m.release(&p);
-        let stream = p.stream.clone();
-        p.finish();
-        assert_eq!(stream.window.read().segments.len(), 1);
+        let short = video.iter().take(13).cloned().collect();
+        let (_, _, segments) = publish(&registry, "short", None, short);
+        assert_eq!(segments.len(), 1);
 
         // Video only: it starts after the hold, and nothing is lost by waiting.
-        let (inits, tracks, segments) = run("video-only", video);
+        let (inits, tracks, segments) = publish(&registry, "video-only", None, video);
         assert_eq!(inits, 1);
         assert!(tracks.audio.is_none());
         let seconds: f64 = segments.iter().filter_map(|s| s.duration).sum();

@@ -474,6 +474,15 @@ impl Publisher {
     }
 }
 
+/// A current-thread runtime for unit tests that drive publishers synchronously.
+#[cfg(test)]
+pub(crate) fn runtime_for_tests() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 impl Drop for Publisher {
     fn drop(&mut self) {
         if self.finished {
@@ -533,10 +542,7 @@ mod tests {
     /// now belongs to another channel: that one starts a stream (and a recording) of its own.
     #[test]
     fn a_stream_is_continued_only_by_its_own_channel() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime_for_tests();
         let _guard = rt.enter();
         let registry = Registry::new(StreamConfig {
             unpublish_grace: Duration::from_secs(60),
@@ -567,10 +573,7 @@ mod tests {
     /// apart that arrive in one burst are 25 fps, not 500.
     #[test]
     fn frame_rate_is_measured_in_media_time() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime_for_tests();
         let _guard = rt.enter();
         let registry = Registry::for_tests();
         let p = registry.start_publish("m", "x".into()).unwrap();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use common::api::{channel_with_device, complete_recording, user};
 use common::strict::{
-    check_fmp4_playlist, check_ts_playlist, gst_plays_live, gst_plays_mp4_file, gst_plays_to_end,
+    check_fmp4_playlist, check_recording, check_ts_playlist, gst_plays_live, gst_plays_to_end,
 };
 use common::*;
 use onair_server::db::users::Role;
@@ -244,29 +244,7 @@ async fn hevc_aac_over_enhanced_rtmp_conforms_and_plays_everywhere() {
     // The recording, as VOD and as one MP4.
     let rec = complete_recording(&owner, &channel_id).await;
     let id = rec["id"].as_str().unwrap();
-    let vod = node.url(&format!("/vod/{id}/index.m3u8"));
-    check_fmp4_playlist(&vod).await;
-    let p = gst_plays_to_end(&vod).await;
-    assert_eq!(p.video_buffers, HEVC_FRAMES, "VOD: {p:?}");
-    let res = owner
-        .request(
-            reqwest::Method::GET,
-            &format!("/api/v1/recordings/{id}/download"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body = res.bytes().await.unwrap();
-    assert_eq!(
-        onair_conformance::mp4::check(&body).unwrap_or_else(|e| panic!("MP4: {e}")),
-        ["ftyp", "moov", "mdat"]
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hevc.mp4");
-    std::fs::write(&file, &body).unwrap();
-    let p = gst_plays_mp4_file(&file).await;
-    assert_eq!(p.video_buffers, HEVC_FRAMES, "MP4: {p:?}");
-    assert!(p.audio_buffers > 300, "MP4: {p:?}");
+    let (_, mp4) = check_recording(&node, &owner, id, HEVC_FRAMES).await;
+    assert!(mp4.audio_buffers > 300, "MP4: {mp4:?}");
     node.stop().await;
 }

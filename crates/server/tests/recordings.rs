@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::api::{channel_with_device, complete_recording, user};
+use common::api::{channel_with_device, complete_recording, download_recording, user};
 use common::db::Backend;
 use common::s3::{S3Server, use_s3};
 use common::*;
@@ -125,23 +125,7 @@ async fn recordings(backend: Backend) {
     );
 
     // One MP4 file with the whole recording.
-    let res = owner
-        .request(
-            reqwest::Method::GET,
-            &format!("/api/v1/recordings/{id}/download"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "video/mp4");
-    let len: usize = res.headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let body = res.bytes().await.unwrap();
-    assert_eq!(body.len(), len);
+    let body = download_recording(&owner, &id).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rec.mp4");
     std::fs::write(&file, &body).unwrap();

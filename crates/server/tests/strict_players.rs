@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::api::{channel_with_device, complete_recording, user};
 use common::strict::{
-    check_fmp4_playlist, check_ts_playlist, gst_plays_live, gst_plays_mp4_file, gst_plays_to_end,
+    check_fmp4_playlist, check_recording, check_ts_playlist, gst_plays_live, gst_plays_to_end,
 };
 use common::*;
 use onair_conformance::mp4;
@@ -87,35 +87,12 @@ async fn h264_aac_outputs_pass_strict_parsers_and_play_in_gstreamer() {
     // The recording: VOD from the store, and the MP4 download.
     let rec = complete_recording(&owner, &channel_id).await;
     let id = rec["id"].as_str().unwrap();
-    let vod = node.url(&format!("/vod/{id}/index.m3u8"));
-    check_fmp4_playlist(&vod).await;
-    let p = gst_plays_to_end(&vod).await;
-    assert_eq!(p.video_buffers, FRAMES, "VOD: {p:?}");
-
-    let download = async || {
-        let res = owner
-            .request(
-                reqwest::Method::GET,
-                &format!("/api/v1/recordings/{id}/download"),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let body = res.bytes().await.unwrap();
-        let kinds = mp4::check(&body).unwrap_or_else(|e| panic!("MP4: {e}"));
-        assert_eq!(kinds, ["ftyp", "moov", "mdat"]);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("recording.mp4");
-        std::fs::write(&file, &body).unwrap();
-        let p = gst_plays_mp4_file(&file).await;
-        assert_eq!(p.video_buffers, FRAMES, "MP4: {p:?}");
-        assert!((7.8..8.1).contains(&p.last_video_pts), "MP4: {p:?}");
-    };
-    download().await;
+    let (_, mp4) = check_recording(&node, &owner, id, FRAMES).await;
+    assert!((7.8..8.1).contains(&mp4.last_video_pts), "MP4: {mp4:?}");
 
     // A recording stored before the `esds` fix (its init segment declares a too-long
     // ES_Descriptor) is served corrected, and downloads as a conforming MP4.
+    let vod = node.url(&format!("/vod/{id}/index.m3u8"));
     let vod_playlist = playlist::parse(&get_text(&vod).await.1);
     let init_name = &vod_playlist.map_uris[0];
     let key = format!("{}{init_name}", rec["prefix"].as_str().unwrap());
@@ -133,7 +110,6 @@ async fn h264_aac_outputs_pass_strict_parsers_and_play_in_gstreamer() {
         .unwrap();
     assert_eq!(served.len(), old.len());
     assert_eq!(mp4::check(&served).unwrap(), ["ftyp", "moov"]);
-    gst_plays_to_end(&vod).await;
-    download().await;
+    check_recording(&node, &owner, id, FRAMES).await;
     node.stop().await;
 }

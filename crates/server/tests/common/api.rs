@@ -181,3 +181,22 @@ pub async fn complete_recording(api: &Api, channel_id: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Downloads recording `id` as one MP4 (checking the status, type and length).
+pub async fn download_recording(api: &Api, id: &str) -> bytes::Bytes {
+    let res = api
+        .request(Method::GET, &format!("/api/v1/recordings/{id}/download"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "video/mp4");
+    let len: usize = res.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = res.bytes().await.unwrap();
+    assert_eq!(body.len(), len);
+    body
+}

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use onair_conformance::{gst, mp4, ts};
 
+use super::api::{Api, download_recording};
 use super::playlist::{self, MediaPlaylist};
-use super::{get, get_text};
+use super::{TestNode, get, get_text};
 
 /// Resolves `uri` against the playlist at `base`.
 fn resolve(base: &str, uri: &str) -> String {
@@ -123,6 +124,31 @@ pub async fn gst_plays_live(url: &str, secs: u64) -> gst::Playback {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(p.is_clean(), "{url}: {:#?}\n{}", p.problems, tail(&p.log));
     p
+}
+
+/// Recording `id` of a stream of `frames` video frames: its VOD playlist's objects pass the
+/// strict parser and GStreamer plays it to the end; its MP4 download passes the strict parser
+/// and GStreamer plays it to the end. Returns (VOD playback, MP4 playback).
+pub async fn check_recording(
+    node: &TestNode,
+    api: &Api,
+    id: &str,
+    frames: usize,
+) -> (gst::Playback, gst::Playback) {
+    let vod = node.url(&format!("/vod/{id}/index.m3u8"));
+    check_fmp4_playlist(&vod).await;
+    let from_vod = gst_plays_to_end(&vod).await;
+    assert_eq!(from_vod.video_buffers, frames, "VOD: {from_vod:?}");
+
+    let body = download_recording(api, id).await;
+    let kinds = mp4::check(&body).unwrap_or_else(|e| panic!("MP4 download: {e}"));
+    assert_eq!(kinds, ["ftyp", "moov", "mdat"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("recording.mp4");
+    std::fs::write(&file, &body).unwrap();
+    let from_file = gst_plays_mp4_file(&file).await;
+    assert_eq!(from_file.video_buffers, frames, "MP4: {from_file:?}");
+    (from_vod, from_file)
 }
 
 fn tail(log: &str) -> String {
