@@ -4,12 +4,14 @@
 // the channel is offline, the viewer is not authorized, or a signed link has expired.
 import Hls from "hls.js";
 
-type State = "connecting" | "playing" | "offline" | "unauthorized" | "expired" | "error";
+type State = "connecting" | "playing" | "offline" | "nochannel" | "unauthorized" | "expired" | "error";
 
 const video = document.getElementById("video") as HTMLVideoElement;
 const statusEl = document.getElementById("status") as HTMLElement;
 const statsEl = document.getElementById("stats") as HTMLElement;
 const quality = document.getElementById("quality") as HTMLSelectElement;
+const titleEl = document.getElementById("title") as HTMLElement;
+const viewersEl = document.getElementById("viewers") as HTMLElement;
 
 const parts = location.pathname.split("/").filter(Boolean);
 const embed = parts[0] === "embed";
@@ -22,11 +24,39 @@ const source = `/live/${encodeURIComponent(channel)}/index.m3u8${query}`;
 const onair: { state: State; hls: Hls | null; detail: string } = { state: "connecting", hls: null, detail: "" };
 (window as unknown as { onair: typeof onair }).onair = onair;
 
+/** Problem type of a request for a channel that does not exist (the origin's 404). */
+const NO_SUCH_CHANNEL = "https://onair.invalid/problems/no-such-channel";
+
 function show(state: State, text: string) {
   onair.state = state;
   statusEl.textContent = text;
-  statusEl.classList.toggle("error", state !== "playing" && state !== "connecting");
-  statsEl.hidden = state !== "playing";
+  statusEl.classList.toggle("offline", state === "offline");
+  statusEl.classList.toggle("error", !["playing", "connecting", "offline"].includes(state));
+  // The statistics appear once they have values (see the interval below).
+  if (state !== "playing") statsEl.hidden = true;
+}
+
+/** The channel's title and audience, from the public list of live streams (when listed). */
+async function describe() {
+  let title = channel;
+  let viewers: number | null = null;
+  try {
+    const res = await fetch("/api/v1/streams", { credentials: "same-origin", cache: "no-store" });
+    if (res.ok) {
+      const list: { streams: { channel: string; title?: string | null; viewers: { hls: number; llhls: number; flv: number } }[] } = await res.json();
+      const s = list.streams.find((x) => x.channel === channel);
+      if (s) {
+        title = s.title || channel;
+        viewers = s.viewers.hls + s.viewers.llhls + s.viewers.flv;
+      }
+    }
+  } catch {
+    /* the title stays the channel's name */
+  }
+  titleEl.textContent = title;
+  document.title = `${title} · OnAir`;
+  viewersEl.hidden = viewers === null;
+  if (viewers !== null) viewersEl.textContent = `${viewers} watching`;
 }
 
 /** Asks the origin what it thinks of this viewer and channel before starting hls.js. */
@@ -48,12 +78,19 @@ async function probe(): Promise<"ok" | "retry" | "stop"> {
     return "ok";
   }
   let detail = "";
+  let kind = "";
   try {
-    detail = (await res.json()).detail ?? "";
+    const problem = await res.json();
+    detail = problem.detail ?? "";
+    kind = problem.type ?? "";
   } catch {
     /* not problem+json */
   }
   onair.detail = detail;
+  if (res.status === 404 && kind === NO_SUCH_CHANNEL) {
+    show("nochannel", `There is no channel “${channel}” here. Check the address you were given.`);
+    return "stop";
+  }
   if (res.status === 404) {
     show("offline", `${channel} is offline. This page will start playing when it goes live.`);
     return "retry";
@@ -132,11 +169,16 @@ setInterval(() => {
   const hls = onair.hls;
   if (!hls || onair.state !== "playing") return;
   const latency = hls.latency;
-  (document.getElementById("latency") as HTMLElement).textContent = Number.isFinite(latency) ? `${latency.toFixed(2)} s` : "–";
-  (document.getElementById("resolution") as HTMLElement).textContent = video.videoWidth ? `${video.videoWidth}×${video.videoHeight}` : "–";
   const level = hls.levels[hls.currentLevel];
-  (document.getElementById("bitrate") as HTMLElement).textContent = level ? fmtBitrate(level.bitrate) : "–";
+  // Shown once every value is known, instead of a block of dashes.
+  if (!Number.isFinite(latency) || !video.videoWidth || !level) return;
+  (document.getElementById("latency") as HTMLElement).textContent = `${latency.toFixed(2)} s`;
+  (document.getElementById("resolution") as HTMLElement).textContent = `${video.videoWidth}×${video.videoHeight}`;
+  (document.getElementById("bitrate") as HTMLElement).textContent = fmtBitrate(level.bitrate);
+  statsEl.hidden = false;
 }, 500);
+// Title and audience now and then (the viewer count changes; a title may be renamed).
+setInterval(() => void describe(), 15_000);
 
 function stopAndProbe() {
   if (!onair.hls) return;
@@ -155,4 +197,7 @@ async function loop() {
 }
 
 if (!channel) show("error", "No channel in the address.");
-else void loop();
+else {
+  void describe();
+  void loop();
+}

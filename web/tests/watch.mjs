@@ -1,8 +1,8 @@
 // Drives the OnAir player in real headless Chromium (Debian's, via playwright-core).
 //   node web/tests/watch.mjs URL MODE SCREENSHOT
-// MODE "play": waits until the video plays (currentTime advances by 2 s) and reports what
-// hls.js and the <video> element say. MODE "state:NAME": waits until the page reports that
-// state (offline, unauthorized, expired). Prints one JSON line; exits 1 (after a screenshot)
+// MODE "play": waits until the video plays (currentTime advances by 2 s) and the statistics
+// show, and reports what hls.js, the <video> element and the page say. MODE "state:NAME": waits until the page reports that
+// state (offline, nochannel, unauthorized, expired). Prints one JSON line; exits 1 (after a screenshot)
 // when the expectation is not met within the time limit.
 import { chromium } from "playwright-core";
 
@@ -25,6 +25,7 @@ try {
     }, null, { timeout: LIMIT_MS });
     const start = await page.evaluate(() => document.querySelector("video").currentTime);
     await page.waitForFunction((t0) => document.querySelector("video").currentTime > t0 + 2, start, { timeout: LIMIT_MS });
+    await page.waitForFunction(() => !document.getElementById("stats").hidden, null, { timeout: LIMIT_MS });
     await page.waitForTimeout(1000);
     result = await page.evaluate(() => {
       const v = document.querySelector("video");
@@ -38,6 +39,10 @@ try {
         lowLatencyMode: o.hls ? o.hls.lowLatencyMode : null,
         latency: o.hls ? o.hls.latency : null,
         status: document.getElementById("status").textContent,
+        title: document.title,
+        heading: document.getElementById("title").textContent,
+        viewers: document.getElementById("viewers").hidden ? null : document.getElementById("viewers").textContent,
+        stats: document.getElementById("stats").hidden ? null : document.getElementById("stats").textContent,
       };
     });
   } else if (mode.startsWith("state:")) {
@@ -47,6 +52,8 @@ try {
       ok: true,
       state: window.onair.state,
       status: document.getElementById("status").textContent,
+      statusClass: document.getElementById("status").className,
+      title: document.title,
     }));
   }
 } catch (e) {

@@ -251,3 +251,108 @@ async fn channel_and_recordings_pages_in_chromium() {
     assert_eq!(s, 404, "the recording was deleted");
     node.stop().await;
 }
+
+/// The dashboard shows a broadcaster the health of their own live streams only (another
+/// user's public stream is listed with a link to the player), and a card's title opens the
+/// channel's console page; the player names the channel (page title, heading, audience),
+/// shows its statistics only once they have values, explains a channel that does not exist,
+/// and shows "offline" as a state rather than an error. Screenshots of the dashboard at desktop
+/// and phone sizes go to `target/browser-screenshots/dashboard-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_and_player_name_and_scope_streams() {
+    let _turn = one_at_a_time().await;
+    let node = TestNode::start_on(common::db::Backend::Sqlite, keyed).await;
+    let alice = user(&node, "alice@example.com", Role::Broadcaster).await;
+    let bob = user(&node, "bob@example.com", Role::Broadcaster).await;
+    let (alpha_id, _, alpha_key) = channel_with_device(&alice, "alpha").await;
+    let (s, _) = alice
+        .patch(
+            &format!("/api/v1/channels/{alpha_id}"),
+            json!({"title": "Alpha Show"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, _, beta_key) = channel_with_device(&bob, "beta").await;
+    let mut pushers = [
+        push_looped(&node, &alpha_key),
+        push_looped(&node, &beta_key),
+    ];
+    for slug in ["alpha", "beta"] {
+        wait_ok(
+            &node.url(&format!("/live/{slug}/index.m3u8")),
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+
+    // The API says whose stream is whose.
+    let (_, list) = alice.get("/api/v1/streams").await;
+    let by = |slug: &str| {
+        list["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["channel"] == slug)
+            .cloned()
+            .unwrap_or_else(|| panic!("{slug}: {list}"))
+    };
+    assert_eq!(by("alpha")["manages"], true, "{list}");
+    assert_eq!(by("alpha")["channel_id"], alpha_id.as_str(), "{list}");
+    assert_eq!(by("alpha")["title"], "Alpha Show", "{list}");
+    assert_eq!(by("beta")["manages"], false, "{list}");
+    assert!(by("beta")["channel_id"].is_null(), "{list}");
+    assert!(by("beta")["publisher"].is_null(), "{list}");
+
+    let r = run_script(
+        "dashboard.mjs",
+        vec![
+            node.http.clone(),
+            "alice@example.com".into(),
+            "correct horse battery staple".into(),
+            "alpha".into(),
+            "beta".into(),
+        ],
+        "dashboard".into(),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["ownTitle"], "Alpha Show", "{r}");
+    assert_eq!(
+        r["ownTitleHref"],
+        format!("/console/channels/{alpha_id}"),
+        "{r}"
+    );
+    assert_eq!(r["otherHref"], "/watch/beta", "{r}");
+    assert_eq!(r["otherHasCard"], false, "{r}");
+    assert_eq!(r["phoneOverflow"], false, "{r}");
+    assert_eq!(
+        r["channelPage"],
+        format!("/console/channels/{alpha_id}"),
+        "{r}"
+    );
+
+    let w = browse(node.url("/watch/alpha"), "play").await;
+    assert_eq!(w["ok"], true, "{w}");
+    assert_eq!(w["title"], "Alpha Show · OnAir", "{w}");
+    assert_eq!(w["heading"], "Alpha Show", "{w}");
+    assert!(
+        w["viewers"].as_str().unwrap_or("").ends_with("watching"),
+        "{w}"
+    );
+    let stats = w["stats"].as_str().unwrap_or("");
+    assert!(stats.contains("320×240") && !stats.contains('–'), "{w}");
+
+    let w = browse(node.url("/watch/nope"), "state:nochannel").await;
+    assert_eq!(w["ok"], true, "{w}");
+    assert!(w["status"].as_str().unwrap().contains("no channel"), "{w}");
+    for p in &mut pushers {
+        p.kill().ok();
+        p.wait().ok();
+    }
+    // Bob's channel exists and is offline now: a state, not an error.
+    let w = browse(node.url("/watch/beta"), "state:offline").await;
+    assert_eq!(w["ok"], true, "{w}");
+    let class = w["statusClass"].as_str().unwrap();
+    assert!(class.contains("offline") && !class.contains("error"), "{w}");
+    node.stop().await;
+}

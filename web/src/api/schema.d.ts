@@ -1325,6 +1325,8 @@ export interface components {
         StreamInfo: {
             audio?: null | components["schemas"]["AudioInfo"];
             channel: string;
+            /** @description The channel's id, for the console's channel page; only when the caller manages it. */
+            channel_id?: string | null;
             /** Format: int64 */
             dropped_frames: number;
             /**
@@ -1334,11 +1336,18 @@ export interface components {
             ingest_bitrate: number;
             /** Format: int64 */
             ingest_bytes: number;
+            /**
+             * @description Whether the caller manages the channel (its owner or an admin): the console shows
+             *     stream health for these only.
+             */
+            manages: boolean;
             playback: components["schemas"]["PlaybackUrls"];
             publisher?: string | null;
             started_at: string;
             /** @description `live`, `reconnecting` (publisher dropped, within the grace period) or `ended`. */
             state: string;
+            /** @description The channel's title (absent for open publishing, which has no channel rows). */
+            title?: string | null;
             video?: null | components["schemas"]["VideoInfo"];
             viewers: components["schemas"]["ViewerInfo"];
         };

@@ -39,6 +39,9 @@ use crate::security::{alibaba, signed_url};
 
 /// Problem type URI of refused playback signatures.
 pub const SIGNATURE_PROBLEM: &str = "https://onair.invalid/problems/playback-signature";
+/// Problem type of a playback request for a channel that does not exist (stream-key mode,
+/// where only channels publish): the player says "no such channel" rather than "offline".
+pub const NO_SUCH_CHANNEL_PROBLEM: &str = "https://onair.invalid/problems/no-such-channel";
 
 /// Why a request may fetch what it asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,7 +123,7 @@ pub async fn authorize(state: &AppState, req: &PlaybackRequest<'_>) -> Result<Ac
     let sys = &state.sys;
     // Names that cannot be channels are not looked up (nor cached).
     if !onair_auth::is_valid_channel_name(req.channel) {
-        return Err(Problem::not_found("no such channel"));
+        return Err(Problem::not_found("no such channel").with_kind(NO_SUCH_CHANNEL_PROBLEM));
     }
     let channel = sys.channels.get(&sys.db, req.channel).await?;
     authorize_channel(state, channel, req).await
@@ -138,7 +141,8 @@ pub async fn authorize_channel(
         if sys.settings.publish_auth == PublishAuthMode::Open {
             return Ok(Access::Public);
         }
-        return Err(Problem::not_found(format!("no channel {:?}", req.channel)));
+        return Err(Problem::not_found(format!("no channel {:?}", req.channel))
+            .with_kind(NO_SUCH_CHANNEL_PROBLEM));
     };
     if channel.banned {
         return Err(Problem::forbidden("this channel is banned"));

@@ -1,5 +1,7 @@
-// The dashboard: every live stream the user may see, with its thumbnail, viewers, uptime,
-// ingest bit rate and a live chart of bit rate and frame rate, all from the event stream.
+// The dashboard: the live streams of channels the user manages (their own; every channel for
+// an admin), with thumbnail, viewers, uptime, ingest bit rate and a live chart of bit rate and
+// frame rate, all from the event stream; other streams the user may watch are only listed,
+// with a link to the player (their health is their owners' business).
 import { useEffect, useState } from "preact/hooks";
 import { StatsChart } from "../chart";
 import { useLive, type StreamInfo, type Sample } from "../live";
@@ -24,18 +26,23 @@ function Thumbnail({ channel }: { channel: string }) {
   );
 }
 
+const watchUrl = (s: StreamInfo) => `/watch/${encodeURIComponent(s.channel)}`;
+
 function StreamCard({ s, samples }: { s: StreamInfo; samples: Sample[] }) {
   const viewers = s.viewers.hls + s.viewers.llhls + s.viewers.flv;
   const up = (Date.now() - Date.parse(s.started_at)) / 1000;
+  // The title opens the channel's console page (where its owner manages it); the picture
+  // opens the player.
+  const page = s.channel_id ? `/console/channels/${encodeURIComponent(s.channel_id)}` : watchUrl(s);
   return (
     <article class="card" data-channel={s.channel}>
-      <a href={`/watch/${encodeURIComponent(s.channel)}`}>
+      <a href={watchUrl(s)} title="Watch">
         <Thumbnail channel={s.channel} />
       </a>
       <div class="body">
         <p class="row">
           <span class={`badge ${s.state === "live" ? "live" : "off"}`}>{s.state}</span>
-          <a href={`/watch/${encodeURIComponent(s.channel)}`}>{s.channel}</a>
+          <a class="title" href={page}>{s.title || s.channel}</a>
         </p>
         <p class="meta">
           {s.video ? `${s.video.width}×${s.video.height} ${s.video.fps.toFixed(0)} fps · ` : ""}
@@ -51,13 +58,15 @@ export function Dashboard() {
   const live = useLive();
   const history = live.history;
   // Ended streams are still served for a while, but they are not "live now".
-  const streams = live.streams.filter((s) => s.state !== "ended");
+  const current = live.streams.filter((s) => s.state !== "ended");
+  const streams = current.filter((s) => s.manages);
+  const others = current.filter((s) => !s.manages);
   return (
     <Page title="Dashboard">
-      <h3>Live now</h3>
+      <h3>Your live streams</h3>
       {streams.length === 0 && (
         <p id="empty" class="muted">
-          No stream is live. <a href="/console/devices">Register an encoder</a> and start streaming.
+          None of your channels is live. <a href="/console/devices">Register an encoder</a> and start streaming.
         </p>
       )}
       <div id="streams" class="cards">
@@ -65,6 +74,18 @@ export function Dashboard() {
           <StreamCard key={s.channel} s={s} samples={history(s.channel)} />
         ))}
       </div>
+      {others.length > 0 && (
+        <>
+          <h3>Also live</h3>
+          <ul id="others" class="plain">
+            {others.map((s) => (
+              <li key={s.channel} data-channel={s.channel}>
+                <a href={watchUrl(s)}>{s.title || s.channel}</a>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </Page>
   );
 }

@@ -102,6 +102,13 @@ pub struct StreamList {
 #[derive(Serialize, ToSchema)]
 pub struct StreamInfo {
     channel: String,
+    /// The channel's title (absent for open publishing, which has no channel rows).
+    title: Option<String>,
+    /// Whether the caller manages the channel (its owner or an admin): the console shows
+    /// stream health for these only.
+    manages: bool,
+    /// The channel's id, for the console's channel page; only when the caller manages it.
+    channel_id: Option<String>,
     /// `live`, `reconnecting` (publisher dropped, within the grace period) or `ended`.
     state: &'static str,
     started_at: String,
@@ -244,7 +251,11 @@ async fn visible_streams(
         };
         if visible {
             let mut i = info(&s);
-            if !manages {
+            i.title = channel.as_ref().map(|c| c.title.clone());
+            i.manages = manages;
+            if manages {
+                i.channel_id = channel.as_ref().map(|c| c.id.clone());
+            } else {
                 i.publisher = None;
             }
             streams.push(i);
@@ -307,6 +318,9 @@ fn info(s: &Stream) -> StreamInfo {
     let ch = &s.channel;
     StreamInfo {
         channel: ch.clone(),
+        title: None,
+        manages: false,
+        channel_id: None,
         state: phase_name(s.phase()),
         started_at: humantime::format_rfc3339_millis(s.started_at()).to_string(),
         publisher: s.publisher_addr(),

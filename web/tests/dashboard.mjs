@@ -1,0 +1,40 @@
+// A broadcaster's dashboard in headless Chromium, at desktop and phone sizes:
+//   node web/tests/dashboard.mjs BASE EMAIL PASSWORD OWN_CHANNEL OTHER_CHANNEL SCREENSHOT
+// Their own live channel is a card with its health chart and a title that opens the channel's
+// console page; another user's live channel is only listed, with a link to the player. Saves
+// SCREENSHOT without `.png` + `-desktop.png` / `-phone.png` either way. One JSON report.
+import { failureShots, finish, launch, signIn } from "./lib.mjs";
+
+const [base, email, password, own, other, screenshot] = process.argv.slice(2);
+const LIMIT = 40_000;
+const stem = screenshot.replace(/\.png$/, "");
+
+const browser = await launch();
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+const report = { ok: false, step: "sign in" };
+try {
+  await signIn(page, base, email, password, LIMIT);
+  report.step = "own stream card";
+  const card = `article.card[data-channel="${own}"]`;
+  await page.waitForSelector(`${card} .stats-chart`, { timeout: LIMIT });
+  report.ownTitle = await page.textContent(`${card} a.title`);
+  report.ownTitleHref = await page.getAttribute(`${card} a.title`, "href");
+  report.step = "other stream listed";
+  await page.waitForSelector(`#others li[data-channel="${other}"] a`, { timeout: LIMIT });
+  report.otherHref = await page.getAttribute(`#others li[data-channel="${other}"] a`, "href");
+  report.otherHasCard = (await page.$(`article.card[data-channel="${other}"]`)) !== null;
+  await page.screenshot({ path: `${stem}-desktop.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(500);
+  report.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  await page.screenshot({ path: `${stem}-phone.png`, fullPage: true });
+  report.step = "open the channel page from the title";
+  await page.click(`${card} a.title`);
+  await page.waitForURL(/\/console\/channels\/[^/]+$/, { timeout: LIMIT });
+  report.channelPage = new URL(page.url()).pathname;
+  report.ok = true;
+} catch (e) {
+  report.error = String(e);
+  await failureShots(page, base, screenshot);
+}
+await finish(browser, report);
