@@ -99,6 +99,10 @@ const scenarios = {
     // Not verified yet: sign-in says so.
     await page.goto(base + "/console/login", { waitUntil: "domcontentloaded", timeout: LIMIT_MS });
     r.unverified = await loginError(page, () => signIn(page, email, password));
+    // … and offers a new link right there.
+    await page.click("#resend-verification button");
+    await page.waitForFunction(() => document.querySelector("#resend-verification [role=status]")?.textContent, null, { timeout: LIMIT_MS });
+    r.resentFromSignIn = await text(page, "#resend-verification [role=status]");
     r.ok = true;
     return r;
   },

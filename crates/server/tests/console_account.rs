@@ -81,18 +81,26 @@ async fn sign_up_verify_and_sign_in_with_two_factor_in_chromium() {
         "the server's field error shows next to the password: {r}"
     );
     assert!(r["unverified"].as_str().unwrap().contains("verify"), "{r}");
+    assert!(
+        r["resentFromSignIn"]
+            .as_str()
+            .unwrap_or("")
+            .contains("new link"),
+        "{r}"
+    );
     let pending = node.sys().db.user_by_email(email).await.unwrap().unwrap();
     assert_eq!(pending.status, UserStatus::Pending);
     assert_eq!(pending.display_name, "Alice");
 
-    // Sign-up and the page's "resend" each mailed a link; the newer one replaced the first.
-    let links = mailed_links(&node, email, "Verify", 2).await;
+    // Sign-up, the page's "resend" and the sign-in page's "send a new link" each mailed a link;
+    // each replaced the one before (the list is newest first).
+    let links = mailed_links(&node, email, "Verify", 3).await;
     assert!(links[1].contains("/console/verify?token="), "{links:?}");
     let r = account("verify-bad", &[&node.http, &links[1], email]).await;
     assert_eq!(r["ok"], true, "{r}");
     assert!(r["error"].as_str().unwrap().contains("expired"), "{r}");
-    // Its resend form mailed a third link, which works.
-    let links = mailed_links(&node, email, "Verify", 3).await;
+    // Its resend form mailed a fourth link, which works.
+    let links = mailed_links(&node, email, "Verify", 4).await;
 
     let r = account("verify-2fa", &[&node.http, &links[0], email, password]).await;
     assert_eq!(r["ok"], true, "{r}");

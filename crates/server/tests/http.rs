@@ -272,6 +272,7 @@ async fn console_and_player_pages_carry_their_security_headers() {
     std::fs::write(dist.path().join("index.html"), "<p>console from disk").unwrap();
     std::fs::write(dist.path().join("watch.html"), "<p>player from disk").unwrap();
     std::fs::write(dist.path().join("assets/app-1.js"), "export {}").unwrap();
+    std::fs::write(dist.path().join("favicon.svg"), "<svg/>").unwrap();
     let web_dir = dist.path().to_path_buf();
     let node = TestNode::start_with(move |s| s.web_dir = Some(web_dir)).await;
     for path in [
@@ -311,5 +312,12 @@ async fn console_and_player_pages_carry_their_security_headers() {
         404
     );
     assert_eq!(get(&node.url("/assets/missing.js")).await.status(), 404);
+    // The icon, also where browsers look for it by themselves.
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let res = get(&node.url(path)).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], "image/svg+xml", "{path}");
+        assert_eq!(res.text().await.unwrap(), "<svg/>");
+    }
     node.stop().await;
 }

@@ -14,7 +14,8 @@ export function ConnectEncoder(props: { rtmpUrl: string; streamKey?: string; key
     <div class="panel connect-encoder" id="connect-encoder">
       <h3>Connect your encoder</h3>
       <p class="muted">
-        OBS Studio: Settings → Stream → Service <b>Custom…</b>, then paste these two values.
+        OBS Studio: Settings → Stream → Service <b>Custom…</b>, then paste the Server below and the device's stream
+        key{key ? " (also below)" : ""}.
       </p>
       <Copyable label="Server" name="server" value={props.rtmpUrl} />
       {key ? (

@@ -36,6 +36,17 @@ pub fn router() -> Router<AppState> {
             get(|s: State<AppState>| page(s, "/watch.html")),
         )
         .route("/assets/{file}", get(asset))
+        // Browsers ask for `/favicon.ico` on their own; the pages link the SVG.
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
+}
+
+/// The icon (`web/public/favicon.svg`), revalidated daily (its name is not hashed).
+async fn favicon(State(state): State<AppState>) -> Result<Response, Problem> {
+    find(&state, "/favicon.svg")
+        .await
+        .map(|b| respond("/favicon.svg", b, "public, max-age=86400"))
+        .ok_or_else(|| Problem::not_found("no icon in this build"))
 }
 
 fn content_type(path: &str) -> &'static str {

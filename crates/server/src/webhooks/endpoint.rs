@@ -44,7 +44,8 @@ pub enum UrlError {
     Fragment,
     #[error(
         "URL points to a loopback, private, link-local or otherwise non-public address, which \
-         this server does not deliver to"
+         this server does not deliver to (its operator can allow them with \
+         --webhook-allow-private-targets)"
     )]
     NonPublic,
 }

@@ -29,6 +29,29 @@ async fn account_lifecycle(backend: Backend) {
         "https://onair.invalid/problems/email-unverified"
     );
     assert!(r.set_cookies().is_empty());
+    // The refused sign-in is on the record, like any other.
+    let refused = node
+        .sys()
+        .db
+        .list_audit(
+            &onair_server::db::audit::AuditFilter {
+                action: Some("user.login"),
+                target_id: Some(&user.id),
+                ..Default::default()
+            },
+            onair_server::db::Page {
+                limit: 10,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.result == "denied" && e.detail.as_deref() == Some("e-mail not verified")),
+        "{refused:?}"
+    );
     // A second sign-up with the same address answers the same, and creates nothing.
     let again = api
         .post(

@@ -5,8 +5,13 @@ import { navigate } from "../router";
 import { refreshMe } from "../session";
 import { ErrorText, Page, formValues, message } from "../ui";
 
+/** Problem type of a sign-in refused until the address is verified. */
+const UNVERIFIED = "https://onair.invalid/problems/email-unverified";
+
 export function Login() {
   const [needCode, setNeedCode] = useState(false);
+  const [unverified, setUnverified] = useState("");
+  const [resent, setResent] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -26,6 +31,9 @@ export function Login() {
     } catch (err) {
       const type = String((err as { problem?: { type?: string } }).problem?.type ?? "");
       if (type.includes("mfa") || type.includes("totp")) setNeedCode(true);
+      // Unverified: offer a new link right here (the first may have expired or gone astray).
+      setUnverified(type === UNVERIFIED ? v.email : "");
+      setResent("");
       setError(message(err));
     } finally {
       setBusy(false);
@@ -50,6 +58,21 @@ export function Login() {
           Sign in
         </button>
         <ErrorText error={error} />
+        {unverified && (
+          <p id="resend-verification">
+            <button
+              type="button"
+              disabled={busy}
+              onClick={async () => {
+                await call(api.POST("/api/v1/auth/resend-verification", { body: { email: unverified } })).catch(() => {});
+                setResent(`If ${unverified} is waiting for verification, a new link is on its way.`);
+              }}
+            >
+              Send a new verification link
+            </button>{" "}
+            <span role="status">{resent}</span>
+          </p>
+        )}
       </form>
       <p>
         <a href="/console/signup">Create an account</a> · <a href="/console/reset">Forgot your password?</a>

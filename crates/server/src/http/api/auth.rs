@@ -490,6 +490,18 @@ async fn login(
     match user.status {
         UserStatus::Active => {}
         UserStatus::Pending => {
+            // The right password of an unverified account: refused, and on the record like
+            // every other refused sign-in.
+            audit(
+                sys,
+                Some(&user),
+                "user.login",
+                Some(("user", &user.id)),
+                &ip_text,
+                AuditResult::Denied,
+                Some("e-mail not verified"),
+            )
+            .await;
             return Err(Problem::forbidden("verify your e-mail address first")
                 .with_kind(PROBLEM_UNVERIFIED));
         }
