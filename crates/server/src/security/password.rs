@@ -16,17 +16,39 @@ pub enum PasswordError {
     TooShort,
     #[error("password must be at most {MAX_PASSWORD_LEN} bytes")]
     TooLong,
+    #[error(
+        "password is too common or too easy to guess (a well-known password, a word with a few \
+         digits, a keyboard pattern, your name or address): choose another"
+    )]
+    TooGuessable,
     #[error("password hashing failed")]
     Hash,
 }
 
-/// Checks the password policy: length only (NIST SP 800-63B §5.1.1: no composition rules).
+/// Fewest guesses (log10) a new password must need by zxcvbn's estimate: 10^6 is where it
+/// stops calling a password "too guessable" (it falls to online guessing below that).
+pub const MIN_GUESSES_LOG10: f64 = 6.0;
+
+/// Checks the password policy (NIST SP 800-63B §5.1.1.2: a minimum length, no composition
+/// rules, and a blocklist of common, expected or compromised values): at least
+/// [`MIN_PASSWORD_LEN`] characters, and not guessable in fewer than 10^[`MIN_GUESSES_LOG10`]
+/// tries by zxcvbn, whose estimate matches the password against ranked lists of leaked
+/// passwords, words and names, keyboard patterns, sequences, repeats and dates.
 pub fn check_policy(password: &str) -> Result<(), PasswordError> {
+    check_policy_for(password, &[])
+}
+
+/// [`check_policy`], also refusing passwords built from `user_inputs` (the account's e-mail
+/// address and name).
+pub fn check_policy_for(password: &str, user_inputs: &[&str]) -> Result<(), PasswordError> {
     if password.len() > MAX_PASSWORD_LEN {
         return Err(PasswordError::TooLong);
     }
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(PasswordError::TooShort);
+    }
+    if zxcvbn::zxcvbn(password, user_inputs).guesses_log10() < MIN_GUESSES_LOG10 {
+        return Err(PasswordError::TooGuessable);
     }
     Ok(())
 }
@@ -97,5 +119,44 @@ mod tests {
         assert!(check_policy("ten chars!").is_ok());
         // Characters, not bytes, count towards the minimum.
         assert_eq!(check_policy("ééééé"), Err(PasswordError::TooShort));
+    }
+
+    #[test]
+    fn common_and_patterned_passwords_are_refused() {
+        for weak in [
+            "password123",
+            "1234567890",
+            "qwertyuiop",
+            "iloveyou12",
+            "aaaaaaaaaaaa",
+            "Password1!",
+        ] {
+            assert_eq!(
+                check_policy(weak),
+                Err(PasswordError::TooGuessable),
+                "{weak}"
+            );
+        }
+        let inputs = ["alice@example.com", "Alice"];
+        assert_eq!(
+            check_policy_for("alice@example.com", &inputs),
+            Err(PasswordError::TooGuessable)
+        );
+        for good in [
+            "correct horse battery staple",
+            "alice's long password",
+            "vX9#mq2!Lr",
+        ] {
+            assert_eq!(check_policy_for(good, &inputs), Ok(()), "{good}");
+        }
+        // The longest accepted input is estimated quickly enough to check inline.
+        let long = "ab1!".repeat(MAX_PASSWORD_LEN / 4);
+        let t = std::time::Instant::now();
+        let _ = check_policy(&long);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

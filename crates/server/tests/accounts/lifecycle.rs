@@ -350,6 +350,17 @@ async fn account_lifecycle(backend: Backend) {
         .await;
     short.problem(422);
     assert_eq!(short.error_fields(), ["password"]);
+    // Long enough but on every list of common passwords (NIST SP 800-63B §5.1.1.2).
+    let common = api
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            Auth::None,
+            json!({ "token": reset, "password": "password123" }),
+        )
+        .await;
+    common.problem(422);
+    assert_eq!(common.error_fields(), ["password"]);
+    assert!(common.text.contains("too common"), "{}", common.text);
     let pw2 = "second password 2";
     let r = api
         .post(

@@ -173,7 +173,7 @@ async fn signup(
     }
     let mut c = Check::new();
     c.email("email", &b.email);
-    c.password("password", &b.password);
+    c.password_for("password", &b.password, &[&b.email, &b.display_name]);
     c.name("display_name", &b.display_name);
     c.done()?;
     mail_limited(sys, ip)?;

@@ -103,7 +103,7 @@ async fn create_user(
     let mut c = Check::new();
     c.email("email", &b.email);
     c.name("display_name", &b.display_name);
-    c.password("password", &b.password);
+    c.password_for("password", &b.password, &[&b.email, &b.display_name]);
     c.done()?;
     let hash = sys
         .hash_password(&b.password)

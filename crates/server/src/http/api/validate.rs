@@ -58,7 +58,13 @@ impl Check {
     }
 
     pub fn password(&mut self, field: &str, v: &str) {
-        if let Err(e) = crate::security::password::check_policy(v) {
+        self.password_for(field, v, &[]);
+    }
+
+    /// [`Check::password`], also refusing passwords made of `user_inputs` (the account's
+    /// e-mail address and name).
+    pub fn password_for(&mut self, field: &str, v: &str, user_inputs: &[&str]) {
+        if let Err(e) = crate::security::password::check_policy_for(v, user_inputs) {
             self.fail(field, e.to_string());
         }
     }
