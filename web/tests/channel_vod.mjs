@@ -24,6 +24,7 @@ try {
   report.server = await page.inputValue("#connect-encoder [data-copy=server]");
   report.encoderText = await page.textContent("#connect-encoder");
   await page.waitForSelector("#live-stats", { timeout: LIMIT });
+  report.liveHeading = (await page.textContent("#live-stats h3")).trim();
 
   report.step = "signed link";
   await page.fill("#signed-url input[name=ttl]", "5");

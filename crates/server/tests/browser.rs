@@ -221,6 +221,8 @@ async fn channel_and_recordings_pages_in_chromium() {
     assert_eq!(r["ok"], true, "{r}");
     let rtmp_port = node.rtmp.rsplit(':').next().unwrap().to_owned();
     assert_eq!(r["server"], format!("rtmp://localhost:{rtmp_port}/live"));
+    // One badge says it, not "live live".
+    assert_eq!(r["liveHeading"], "live", "{r}");
     assert!(
         r["signedWatch"]
             .as_str()

@@ -330,7 +330,9 @@ function LivePanel({ c }: { c: Channel }) {
   return (
     <div class="panel" id="live-stats">
       <h3>
-        <LiveBadge live={stream.state === "live"} banned={c.banned} /> {stream.state}
+        {/* The badge says "live"; only a dropped publisher needs words. */}
+        <LiveBadge live={stream.state === "live"} banned={c.banned} />
+        {stream.state === "reconnecting" && <span class="muted"> the encoder dropped; waiting for it to come back</span>}
       </h3>
       <p>
         {stream.video ? `${stream.video.width}×${stream.video.height} ${stream.video.codec} · ` : ""}
