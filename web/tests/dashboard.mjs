@@ -1,8 +1,9 @@
 // A broadcaster's dashboard in headless Chromium, at desktop and phone sizes:
 //   node web/tests/dashboard.mjs BASE EMAIL PASSWORD OWN_CHANNEL OTHER_CHANNEL SCREENSHOT
-// Their own live channel is a card with its health chart and a title that opens the channel's
+// Dark or light as the system prefers. Their own live channel is a card with its health chart
+// and a title that opens the channel's
 // console page; another user's live channel is only listed, with a link to the player. Saves
-// SCREENSHOT without `.png` + `-desktop.png` / `-phone.png` either way. One JSON report.
+// SCREENSHOT without `.png` + `-desktop.png` / `-phone.png` / `-phone-light.png` either way. One JSON report.
 import { failureShots, finish, launch, signIn } from "./lib.mjs";
 
 const [base, email, password, own, other, screenshot] = process.argv.slice(2);
@@ -28,6 +29,13 @@ try {
   await page.waitForTimeout(500);
   report.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${stem}-phone.png`, fullPage: true });
+  // The system's light preference is followed.
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: "dark" });
+  report.darkBackground = await background();
+  await page.emulateMedia({ colorScheme: "light" });
+  report.lightBackground = await background();
+  await page.screenshot({ path: `${stem}-phone-light.png`, fullPage: true });
   report.step = "open the channel page from the title";
   await page.click(`${card} a.title`);
   await page.waitForURL(/\/console\/channels\/[^/]+$/, { timeout: LIMIT });

@@ -259,7 +259,7 @@ async fn channel_and_recordings_pages_in_chromium() {
 /// channel's console page; the player names the channel (page title, heading, audience),
 /// shows its statistics only once they have values, explains a channel that does not exist,
 /// and shows "offline" as a state rather than an error. Screenshots of the dashboard at desktop
-/// and phone sizes go to `target/browser-screenshots/dashboard-*.png`.
+/// and phone sizes, dark and light, go to `target/browser-screenshots/dashboard-*.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_and_player_name_and_scope_streams() {
     let _turn = one_at_a_time().await;
@@ -327,6 +327,8 @@ async fn dashboard_and_player_name_and_scope_streams() {
     assert_eq!(r["otherHref"], "/watch/beta", "{r}");
     assert_eq!(r["otherHasCard"], false, "{r}");
     assert_eq!(r["phoneOverflow"], false, "{r}");
+    assert_eq!(r["darkBackground"], "rgb(17, 17, 17)", "{r}");
+    assert_eq!(r["lightBackground"], "rgb(247, 247, 248)", "{r}");
     assert_eq!(
         r["channelPage"],
         format!("/console/channels/{alpha_id}"),
