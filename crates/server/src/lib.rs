@@ -9,6 +9,7 @@ pub mod auth;
 pub mod channel_cache;
 pub mod config;
 pub mod db;
+pub mod health;
 pub mod http;
 pub mod hub;
 pub mod ingest;

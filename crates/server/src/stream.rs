@@ -107,6 +107,8 @@ pub struct Stream {
     pub broadcast: Arc<Broadcast>,
     pub window: Arc<LiveWindow>,
     pub stats: StreamStats,
+    /// Bit-rate/frame-rate history, keyframe interval and warnings for the owner.
+    pub health: crate::health::StreamHealth,
     control: Mutex<Control>,
     /// When the thumbnail was last attempted, and the latest one (see `thumbnails`).
     thumbnail: Mutex<(Option<Instant>, Option<bytes::Bytes>)>,
@@ -332,6 +334,7 @@ impl Registry {
             broadcast: Broadcast::new(),
             window,
             stats: StreamStats::default(),
+            health: crate::health::StreamHealth::new(p.segment_target),
             control: Mutex::new(Control {
                 phase: Phase::Live,
                 generation: 0,
@@ -389,6 +392,15 @@ impl Registry {
                 }
             }
             *last = Some((now, bytes, frames, dts));
+            drop(last);
+            if s.phase() != Phase::Live {
+                continue;
+            }
+            s.health.record(
+                SystemTime::now(),
+                st.ingest_bitrate.load(Ordering::Relaxed),
+                st.fps(),
+            );
         }
     }
 
@@ -442,6 +454,7 @@ impl Publisher {
     pub fn push(&self, frame: Frame) {
         match &frame {
             Frame::Video(v) => {
+                self.stream.health.on_video(v.dts, v.keyframe);
                 let st = &self.stream.stats;
                 st.video_dts.store(v.dts, Ordering::Relaxed);
                 st.video_frames.fetch_add(1, Ordering::Relaxed)

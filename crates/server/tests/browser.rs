@@ -304,6 +304,24 @@ async fn dashboard_and_player_name_and_scope_streams() {
     assert_eq!(by("beta")["manages"], false, "{list}");
     assert!(by("beta")["channel_id"].is_null(), "{list}");
     assert!(by("beta")["publisher"].is_null(), "{list}");
+    // Health only for what one manages: the fixture's 1 s keyframes fit the 1 s segments.
+    assert!(by("beta")["health"].is_null(), "{list}");
+    let gop = by("alpha")["health"]["keyframe_interval_ms"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!((900..=1100).contains(&gop), "{list}");
+    assert_eq!(by("alpha")["health"]["warnings"], json!([]), "{list}");
+    // The last minutes of bit rate and frame rate are kept on the server for the charts.
+    let history = eventually(Duration::from_secs(10), "history samples", async || {
+        let (s, h) = alice.get("/api/v1/streams/alpha/history").await;
+        (s == 200 && h["samples"].as_array().is_some_and(|a| a.len() >= 2)).then_some(h)
+    })
+    .await;
+    assert!(
+        history["samples"][1]["bitrate"].as_u64().unwrap() > 0,
+        "{history}"
+    );
+    assert_eq!(alice.get("/api/v1/streams/beta/history").await.0, 404);
 
     let r = run_script(
         "dashboard.mjs",

@@ -711,6 +711,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/streams/{channel}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The last minutes of a live stream's ingest bit rate and frame rate, for the console's
+         *     charts: only for those who manage the channel (404 otherwise, as for a stream that is not
+         *     live here).
+         */
+        get: operations["stream_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -1031,6 +1052,43 @@ export interface components {
             /** @description Users allowed to watch this private (or signed) channel. */
             user_ids: string[];
         };
+        HealthHistory: {
+            /** @description One sample a second, oldest first, at most the last five minutes. */
+            samples: components["schemas"]["HealthSample"][];
+        };
+        HealthInfo: {
+            /**
+             * Format: int64
+             * @description The encoder's latest keyframe interval, milliseconds.
+             */
+            keyframe_interval_ms?: number | null;
+            /**
+             * @description What the stream's owner should look at now (`keyframe_interval`, `bitrate_drop`,
+             *     `dropped_frames`).
+             */
+            warnings: components["schemas"]["HealthWarning"][];
+        };
+        HealthSample: {
+            /**
+             * Format: int64
+             * @description Unix time, milliseconds.
+             */
+            at_ms: number;
+            /**
+             * Format: int64
+             * @description Ingest bits per second.
+             */
+            bitrate: number;
+            /**
+             * Format: double
+             * @description Frames per second.
+             */
+            fps: number;
+        };
+        HealthWarning: {
+            code: string;
+            message: string;
+        };
         /** @description What a live device is sending. */
         LiveStatus: {
             audio_codec?: string | null;
@@ -1329,6 +1387,7 @@ export interface components {
             channel_id?: string | null;
             /** Format: int64 */
             dropped_frames: number;
+            health?: null | components["schemas"]["HealthInfo"];
             /**
              * Format: int64
              * @description Ingest bit rate over the last second, bits/s.
@@ -3205,6 +3264,36 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemBody"];
+                };
+            };
+        };
+    };
+    stream_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's slug */
+                channel: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthHistory"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -35,6 +35,8 @@ function start() {
     streams = (JSON.parse((e as MessageEvent).data) as { streams: StreamInfo[] }).streams;
     const now = Date.now();
     for (const s of streams) {
+      // A stream seen for the first time: its last minutes come from the server (managers).
+      if (!history.has(s.channel) && s.manages) void prefill(s.channel);
       const h = history.get(s.channel) ?? [];
       h.push({ t: now, bitrate: s.ingest_bitrate, fps: s.video?.fps ?? 0 });
       if (h.length > MAX_SAMPLES) h.splice(0, h.length - MAX_SAMPLES);
@@ -43,6 +45,23 @@ function start() {
     for (const c of history.keys()) if (!streams.some((s) => s.channel === c)) history.delete(c);
     listeners.forEach((l) => l());
   });
+}
+
+/** Puts the server's history of `channel` before the samples received since. */
+async function prefill(channel: string) {
+  try {
+    const res = await fetch(`/api/v1/streams/${encodeURIComponent(channel)}/history`, { credentials: "same-origin" });
+    if (!res.ok) return;
+    const { samples } = (await res.json()) as { samples: { at_ms: number; bitrate: number; fps: number }[] };
+    const h = history.get(channel) ?? [];
+    const first = h[0]?.t ?? Infinity;
+    const older = samples.filter((x) => x.at_ms < first).map((x) => ({ t: x.at_ms, bitrate: x.bitrate, fps: x.fps }));
+    const merged = [...older, ...h];
+    history.set(channel, merged.slice(Math.max(0, merged.length - MAX_SAMPLES)));
+    listeners.forEach((l) => l());
+  } catch {
+    /* the chart fills from the event stream */
+  }
 }
 
 /** Restarts the event stream (after signing in or out, so it carries the new credentials). */

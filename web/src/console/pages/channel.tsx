@@ -9,6 +9,7 @@ import { useLive } from "../live";
 import { navigate } from "../router";
 import { Copyable, ErrorText, Loading, Page, fmtBitrate, formValues, useAction, useLoad } from "../ui";
 import { LiveBadge, VISIBILITIES, type ChannelView } from "./channels";
+import { HealthWarnings } from "./dashboard";
 import { NewDevice, type DeviceWithKey } from "./devices";
 
 type Channel = ChannelView;
@@ -339,6 +340,10 @@ function LivePanel({ c }: { c: Channel }) {
         {stream.audio ? `${stream.audio.codec} · ` : ""}
         {fmtBitrate(stream.ingest_bitrate)} · {stream.viewers.hls + stream.viewers.llhls + stream.viewers.flv} watching
       </p>
+      {stream.health?.keyframe_interval_ms != null && (
+        <p class="muted" id="keyframe-interval">keyframe interval {(stream.health.keyframe_interval_ms / 1000).toFixed(1)} s</p>
+      )}
+      <HealthWarnings s={stream} />
       <StatsChart samples={live.history(c.slug)} label={c.slug} />
     </div>
   );

@@ -26,6 +26,19 @@ function Thumbnail({ channel }: { channel: string }) {
   );
 }
 
+/** The server's warnings about a stream its owner should act on (keyframes, bit rate, drops). */
+export function HealthWarnings({ s }: { s: StreamInfo }) {
+  const w = s.health?.warnings ?? [];
+  if (!w.length) return null;
+  return (
+    <ul class="warnings" data-warnings={w.map((x) => x.code).join(" ")}>
+      {w.map((x) => (
+        <li key={x.code}>{x.message}</li>
+      ))}
+    </ul>
+  );
+}
+
 const watchUrl = (s: StreamInfo) => `/watch/${encodeURIComponent(s.channel)}`;
 
 function StreamCard({ s, samples }: { s: StreamInfo; samples: Sample[] }) {
@@ -48,6 +61,7 @@ function StreamCard({ s, samples }: { s: StreamInfo; samples: Sample[] }) {
           {s.video ? `${s.video.width}×${s.video.height} ${s.video.fps.toFixed(0)} fps · ` : ""}
           {fmtBitrate(s.ingest_bitrate)} · <span data-viewers={viewers}>{viewers} watching</span> · up {fmtDuration(up)}
         </p>
+        <HealthWarnings s={s} />
         <StatsChart samples={samples} label={s.channel} />
       </div>
     </article>

@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_streams))
         .routes(routes!(stream_events))
+        .routes(routes!(stream_history))
 }
 
 /// How often the event stream sends the streams' statistics.
@@ -109,6 +110,8 @@ pub struct StreamInfo {
     manages: bool,
     /// The channel's id, for the console's channel page; only when the caller manages it.
     channel_id: Option<String>,
+    /// Keyframe interval and warnings; only when the caller manages the channel.
+    health: Option<HealthInfo>,
     /// `live`, `reconnecting` (publisher dropped, within the grace period) or `ended`.
     state: &'static str,
     started_at: String,
@@ -121,6 +124,37 @@ pub struct StreamInfo {
     viewers: ViewerInfo,
     dropped_frames: u64,
     playback: PlaybackUrls,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthInfo {
+    /// The encoder's latest keyframe interval, milliseconds.
+    keyframe_interval_ms: Option<u64>,
+    /// What the stream's owner should look at now (`keyframe_interval`, `bitrate_drop`,
+    /// `dropped_frames`).
+    warnings: Vec<HealthWarning>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthWarning {
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthHistory {
+    /// One sample a second, oldest first, at most the last five minutes.
+    samples: Vec<HealthSample>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthSample {
+    /// Unix time, milliseconds.
+    at_ms: i64,
+    /// Ingest bits per second.
+    bitrate: u64,
+    /// Frames per second.
+    fps: f64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -216,6 +250,41 @@ async fn stream_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// The last minutes of a live stream's ingest bit rate and frame rate, for the console's
+/// charts: only for those who manage the channel (404 otherwise, as for a stream that is not
+/// live here).
+#[utoipa::path(get, path = "/api/v1/streams/{channel}/history", tag = "streams",
+    params(("channel" = String, Path, description = "The channel's slug")),
+    responses((status = 200, body = HealthHistory), (status = 404, body = crate::http::problem::ProblemBody)))]
+async fn stream_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(channel): axum::extract::Path<String>,
+) -> Result<Json<HealthHistory>, Problem> {
+    let not_found = || Problem::not_found("no such live stream of a channel you manage");
+    let stream = state.registry.get(&channel).ok_or_else(not_found)?;
+    let sys = &state.sys;
+    let manages = match sys.channels.get(&sys.db, &channel).await? {
+        Some(ch) => caller.can_manage(&ch.owner_id),
+        None => caller.is_admin(),
+    };
+    if !manages {
+        return Err(not_found());
+    }
+    Ok(Json(HealthHistory {
+        samples: stream
+            .health
+            .history()
+            .into_iter()
+            .map(|s| HealthSample {
+                at_ms: s.at_ms,
+                bitrate: s.bitrate,
+                fps: s.fps,
+            })
+            .collect(),
+    }))
+}
+
 /// A signed-in caller and the digest of their credential (the grant cache's key).
 type Viewer = (Caller, Option<String>);
 
@@ -255,6 +324,21 @@ async fn visible_streams(
             i.manages = manages;
             if manages {
                 i.channel_id = channel.as_ref().map(|c| c.id.clone());
+                i.health = Some(HealthInfo {
+                    keyframe_interval_ms: s
+                        .health
+                        .keyframe_interval()
+                        .map(|d| d.as_millis() as u64),
+                    warnings: s
+                        .health
+                        .warnings(s.broadcast.dropped_frames())
+                        .into_iter()
+                        .map(|w| HealthWarning {
+                            code: w.code,
+                            message: w.message,
+                        })
+                        .collect(),
+                });
             } else {
                 i.publisher = None;
             }
@@ -321,6 +405,7 @@ fn info(s: &Stream) -> StreamInfo {
         title: None,
         manages: false,
         channel_id: None,
+        health: None,
         state: phase_name(s.phase()),
         started_at: humantime::format_rfc3339_millis(s.started_at()).to_string(),
         publisher: s.publisher_addr(),
