@@ -487,37 +487,31 @@ async fn login(
         }
         return Err(bad());
     };
-    match user.status {
-        UserStatus::Active => {}
-        UserStatus::Pending => {
-            // The right password of an unverified account: refused, and on the record like
-            // every other refused sign-in.
-            audit(
-                sys,
-                Some(&user),
-                "user.login",
-                Some(("user", &user.id)),
-                &ip_text,
-                AuditResult::Denied,
-                Some("e-mail not verified"),
-            )
-            .await;
-            return Err(Problem::forbidden("verify your e-mail address first")
-                .with_kind(PROBLEM_UNVERIFIED));
-        }
-        UserStatus::Disabled => {
-            audit(
-                sys,
-                Some(&user),
-                "user.login",
-                Some(("user", &user.id)),
-                &ip_text,
-                AuditResult::Denied,
-                Some("account disabled"),
-            )
-            .await;
-            return Err(Problem::forbidden("this account is disabled"));
-        }
+    // The right password of an account that may not sign in: refused, and on the record like
+    // every other refused sign-in.
+    let refusal = match user.status {
+        UserStatus::Active => None,
+        UserStatus::Pending => Some((
+            "e-mail not verified",
+            Problem::forbidden("verify your e-mail address first").with_kind(PROBLEM_UNVERIFIED),
+        )),
+        UserStatus::Disabled => Some((
+            "account disabled",
+            Problem::forbidden("this account is disabled"),
+        )),
+    };
+    if let Some((note, problem)) = refusal {
+        audit(
+            sys,
+            Some(&user),
+            "user.login",
+            Some(("user", &user.id)),
+            &ip_text,
+            AuditResult::Denied,
+            Some(note),
+        )
+        .await;
+        return Err(problem);
     }
     if let Some(secret_b32) = &user.totp_secret {
         let Some(code) = b.totp_code.as_deref().filter(|c| !c.is_empty()) else {
