@@ -14,6 +14,8 @@ const args = process.argv.slice(2);
 const screenshot = args.pop();
 const [mode, base, ...rest] = args;
 const LIMIT_MS = 15_000;
+/** A screenshot next to the failure shot: `SCREENSHOT` without `.png`, then `-name.png`. */
+const shotPath = (name) => `${screenshot.replace(/\.png$/, "")}-${name}.png`;
 
 /** RFC 4648 base32 (no padding, case and spaces ignored) to bytes. */
 function base32(text) {
@@ -131,6 +133,14 @@ const scenarios = {
     r.wrongPassword = await loginError(page, () => signIn(page, email, password + "x"));
     await signIn(page, email, password);
     r.who = await text(page, "#who");
+
+    // A new account is a viewer (the default sign-up policy): the channels page explains
+    // what that means and who can change it, instead of a form the server refuses.
+    await page.goto(base + "/console/channels", { waitUntil: "domcontentloaded", timeout: LIMIT_MS });
+    await waitFor(page, "#viewer-note #signup-policy");
+    r.viewerNote = await text(page, "#viewer-note");
+    r.newChannelForm = !!(await page.$("#new-channel"));
+    await page.screenshot({ path: shotPath("viewer-channels") });
 
     // Two-factor setup from the profile page.
     await page.click("#who");

@@ -3,8 +3,9 @@
 // The owner of a private channel that is live and recording opens its page: "Connect your
 // encoder" names the server and the device's key prefix; the signed-link generator makes a link
 // (and embed code) that plays in a logged-out browser; "Disconnect the publisher" ends the
-// broadcast. Then on the recordings page the finished recording is listed with thumbnail,
-// duration and size, plays in the page, downloads as MP4; the channel's retention is saved;
+// broadcast. While live, the recordings page lists the recording dated today, with no MP4 to
+// download yet. Then the finished recording is listed with thumbnail, duration and size, plays
+// in the page, downloads as MP4 named after the channel and date; the channel's retention is saved;
 // the recording is deleted. One JSON report on the last line.
 import { failureShots, finish, launch, signIn } from "./lib.mjs";
 
@@ -45,7 +46,22 @@ try {
   report.unsignedState = await watch.evaluate(() => window.onair.state);
   await stranger.close();
 
+  report.step = "recording while live";
+  await page.goto(`${base}/console/recordings`, { waitUntil: "domcontentloaded", timeout: LIMIT });
+  await page.waitForSelector("#recordings tr[data-recording]", { timeout: LIMIT });
+  report.whileLive = await page.$eval("#recordings tr[data-recording]", (tr) => {
+    const d = tr.querySelector("[data-action=download]");
+    return {
+      status: tr.querySelector(".badge").textContent,
+      date: tr.querySelector("td:nth-child(2) .muted").textContent,
+      downloadTag: d.tagName,
+      downloadDisabled: d.disabled === true,
+    };
+  });
+
   report.step = "disconnect the publisher";
+  await page.goto(`${base}/console/channels/${channelId}`, { waitUntil: "domcontentloaded", timeout: LIMIT });
+  await page.waitForSelector("#live-stats", { timeout: LIMIT });
   await page.click("#moderation #kick");
   await page.waitForSelector("#live-state", { timeout: LIMIT });
 
@@ -70,6 +86,8 @@ try {
     thumbnailWidth: await page.$eval(`${row} img.thumb`, (i) => i.naturalWidth),
     duration: await page.textContent(`${row} [data-field=duration]`),
     size: await page.textContent(`${row} [data-field=size]`),
+    date: await page.textContent(`${row} td:nth-child(2) .muted`),
+    downloadName: await page.getAttribute(`${row} [data-action=download]`, "download"),
   });
 
   report.step = "play in the page";
@@ -82,7 +100,13 @@ try {
   report.download = await page.evaluate(async (u) => {
     const r = await fetch(u);
     const b = new Uint8Array(await r.arrayBuffer());
-    return { status: r.status, type: r.headers.get("content-type"), bytes: b.length, box: String.fromCharCode(...b.slice(4, 8)) };
+    return {
+      status: r.status,
+      type: r.headers.get("content-type"),
+      disposition: r.headers.get("content-disposition"),
+      bytes: b.length,
+      box: String.fromCharCode(...b.slice(4, 8)),
+    };
   }, href);
 
   report.step = "retention";

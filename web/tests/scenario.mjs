@@ -3,7 +3,8 @@
 // A new admin signs in, creates a public channel, registers a device and copies its stream key
 // with the Copy button; ffmpeg publishes FIXTURE to the Server URL and key the page shows; the
 // dashboard shows the channel live with its thumbnail and a growing chart; /watch/{channel}
-// plays in low-latency mode; rotating the key (with "disconnect") kicks the publisher, and
+// plays in low-latency mode; "Rotate key" asks first (cancel keeps the key and the broadcast;
+// "disconnect" starts unticked); rotating with "disconnect" ticked kicks the publisher, and
 // both the device page and the player show it offline. One JSON report on the last line.
 import { spawn } from "node:child_process";
 import { failureShots, finish, launch, signIn } from "./lib.mjs";
@@ -108,9 +109,21 @@ try {
   report.deviceStatus = await page.textContent("#device-status");
 
   report.step = "rotate key";
+  // One click only asks (issue #12); cancelling rotates nothing; "disconnect" starts unticked.
+  await page.click("#rotate-start");
+  await page.waitForSelector("#rotate", { timeout: LIMIT });
+  report.rotateConfirm = {
+    text: await page.textContent("#rotate"),
+    kickChecked: await page.isChecked("#rotate input[name=kick]"),
+  };
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "") + "-rotate-confirm.png" });
+  await page.click("#rotate-cancel");
+  await page.waitForSelector("#rotate-start", { timeout: LIMIT });
+  report.onlineAfterCancel = await page.getAttribute("#device-status", "data-online");
   const rotatedAt = Date.now();
+  await page.click("#rotate-start");
   await page.check("#rotate input[name=kick]");
-  await page.click("#rotate button[type=submit]");
+  await page.click("#rotate-confirm");
   await page.waitForSelector("#new-key [data-copy=stream-key]", { timeout: LIMIT });
   report.newKeyDiffers = (await page.inputValue("#new-key [data-copy=stream-key]")) !== key;
   await page.waitForSelector("#device-status[data-online=false]", { timeout: LIMIT });

@@ -113,9 +113,20 @@ pub struct ServeArgs {
     /// Anyone may sign up (as a pending viewer until the e-mail is verified) [default: true].
     #[arg(long, env = "ONAIR_ALLOW_SIGNUP")]
     pub allow_signup: Option<bool>,
-    /// Public base URL of this service, for links in e-mails [default: http://localhost:PORT].
+    /// Public base URL of this service, for links in e-mails and the URLs the API returns
+    /// [default: the address the browser used; e-mails: http://localhost:PORT].
     #[arg(long, env = "ONAIR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Where encoders publish, as they should be told: `rtmp://live.example.com/live` or
+    /// `rtmp://host:1935/live` [default: the host of --public-url, else the host the browser
+    /// used, with --rtmp-listen's port and --rtmp-app].
+    #[arg(long, env = "ONAIR_PUBLIC_RTMP_URL")]
+    pub public_rtmp_url: Option<String>,
+    /// Role of accounts made by sign-up once their e-mail is verified: `viewer` (watches what
+    /// is shared with them; an admin makes them a broadcaster) or `broadcaster` (may create
+    /// channels and encoders) [default: viewer].
+    #[arg(long, env = "ONAIR_SIGNUP_ROLE")]
+    pub signup_role: Option<String>,
     /// SMTP server for e-mail: `smtps://user:pass@host:465` (TLS),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or plain `smtp://host:25` for a
     /// local relay only [default: none: mail goes to the outbox table and the log].
@@ -226,7 +237,10 @@ pub struct Settings {
     pub publish_auth: PublishAuthMode,
     pub publish_takeover: bool,
     pub allow_signup: bool,
+    pub signup_role: crate::db::users::Role,
     pub public_url: Option<String>,
+    /// `rtmp://HOST[:PORT]/APP`, without a trailing slash.
+    pub public_rtmp_url: Option<String>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub playback_signing_key: Option<String>,
@@ -393,6 +407,24 @@ impl ServeArgs {
                 });
             }
         }
+        if let Some(url) = opt!(public_rtmp_url)
+            && !(url.starts_with("rtmp://") || url.starts_with("rtmps://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "public-rtmp-url",
+                reason: format!("{url:?} is not an rtmp(s):// URL"),
+            });
+        }
+        let signup_role = match opt!(signup_role).as_deref() {
+            None | Some("viewer") => crate::db::users::Role::Viewer,
+            Some("broadcaster") => crate::db::users::Role::Broadcaster,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "signup-role",
+                    reason: format!("{other:?} is not viewer or broadcaster"),
+                });
+            }
+        };
         let node_name = opt!(node_name).unwrap_or_else(|| {
             std::fs::read_to_string("/etc/hostname")
                 .ok()
@@ -405,7 +437,9 @@ impl ServeArgs {
             publish_auth,
             publish_takeover: pick!(publish_takeover, false),
             allow_signup: pick!(allow_signup, true),
+            signup_role,
             public_url: opt!(public_url).map(|u| u.trim_end_matches('/').to_owned()),
+            public_rtmp_url: opt!(public_rtmp_url).map(|u| u.trim_end_matches('/').to_owned()),
             smtp_url: opt!(smtp_url),
             mail_from: pick!(mail_from, "OnAir <onair@localhost>".to_owned()),
             playback_signing_key: opt!(playback_signing_key),

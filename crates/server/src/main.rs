@@ -147,10 +147,12 @@ fn print_banner(server: &Server, settings: &Settings) {
         .unwrap_or_else(|| "CHANNEL".to_owned());
     match settings.publish_auth {
         onair_server::config::PublishAuthMode::StreamKey => {
-            println!("  Publish (OBS: Server rtmp://{rtmp}/{app}, Stream key {key}):");
-            println!(
-                "    ffmpeg -re -i INPUT -c:v libx264 -c:a aac -f flv rtmp://{rtmp}/{app}/{key}"
-            );
+            let base = settings
+                .public_rtmp_url
+                .clone()
+                .unwrap_or_else(|| format!("rtmp://{rtmp}/{app}"));
+            println!("  Publish (OBS: Server {base}, Stream key {key}):");
+            println!("    ffmpeg -re -i INPUT -c:v libx264 -c:a aac -f flv {base}/{key}");
         }
         onair_server::config::PublishAuthMode::Open => {
             println!("  Publish (open publishing, no stream keys): rtmp://{rtmp}/{app}/CHANNEL");
@@ -174,6 +176,20 @@ fn print_banner(server: &Server, settings: &Settings) {
     println!(
         "  API: {scheme}://{http}/api/docs   Live streams: {scheme}://{http}/api/v1/streams   Metrics: {scheme}://{http}/metrics"
     );
+    if settings.public_url.is_none() {
+        // The console tells each browser the address it used; e-mail cannot (see
+        // `http::origin`), and a broadcaster elsewhere cannot reach `localhost`.
+        let listen = server.http_addr;
+        println!(
+            "  Note: --public-url is not set. The console and API give each visitor addresses on \
+             the host they used; e-mail links say {scheme}://{http}. Set --public-url (and \
+             --public-rtmp-url if encoders reach RTMP by another name) for a server others use."
+        );
+        tracing::warn!(
+            %listen,
+            "--public-url is not set: links in e-mail point at {scheme}://{http}"
+        );
+    }
 }
 
 fn user(args: UserArgs) -> anyhow::Result<()> {

@@ -79,7 +79,7 @@ impl Recorder {
         })
     }
 
-    async fn record(&self, state: &StoredState, bytes: u64, complete: bool) {
+    async fn record(&self, state: &StoredState, complete: bool) {
         let owner = self.owner(state).await;
         if matches!(owner, Owner::Deleted) && !complete {
             // Not brought back to life while the rest is stored; deleted once complete.
@@ -91,6 +91,10 @@ impl Recorder {
             .map(|s| s.duration * 1000.0)
             .sum::<f64>()
             .round() as i64;
+        // The size a download has (the fMP4 media; the MP4 export adds only its index), and
+        // what the recording takes in the store (the TS copy too).
+        let bytes: u64 = state.segments.iter().map(|s| s.fmp4_len).sum();
+        let stored_bytes: u64 = state.segments.iter().map(|s| s.fmp4_len + s.ts_len).sum();
         let prefix = state.prefix();
         // Codecs and picture size from the live stream, while it is still registered.
         let tracks = self
@@ -116,9 +120,15 @@ impl Recorder {
             channel_id,
             channel_slug: &state.channel,
             prefix: &prefix,
-            started_at: state.segments.first().map_or(0, |s| s.pdt_ms),
+            // Before its first segment is stored, a recording started now; the first segment's
+            // time replaces this (`upsert_recording`).
+            started_at: state
+                .segments
+                .first()
+                .map_or_else(crate::db::now_ms, |s| s.pdt_ms),
             duration_ms,
             bytes: bytes as i64,
+            stored_bytes: stored_bytes as i64,
             segments: state.segments.len() as i64,
             complete,
             codecs: codecs.as_deref(),
@@ -226,15 +236,15 @@ impl Recorder {
 }
 
 impl StorageEvents for Recorder {
-    fn stored<'a>(&'a self, state: &'a StoredState, bytes: u64) -> BoxFuture<'a, ()> {
+    fn stored<'a>(&'a self, state: &'a StoredState) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if !state.ended {
-                self.record(state, bytes, false).await;
+                self.record(state, false).await;
             }
         })
     }
 
-    fn finished<'a>(&'a self, state: &'a StoredState, bytes: u64) -> BoxFuture<'a, ()> {
-        Box::pin(self.record(state, bytes, true))
+    fn finished<'a>(&'a self, state: &'a StoredState) -> BoxFuture<'a, ()> {
+        Box::pin(self.record(state, true))
     }
 }

@@ -307,7 +307,18 @@ impl System {
         self.password_hashes.load(Ordering::Relaxed)
     }
 
-    /// The base URL for links in e-mail.
+    /// The base URL for URLs handed back to the client of a request: `--public-url`, else the
+    /// address that client used (`origin`), else the listener's.
+    pub fn public_url_for(&self, origin: Option<&crate::http::origin::RequestOrigin>) -> String {
+        match (&self.settings.public_url, origin) {
+            (Some(u), _) => u.clone(),
+            (None, Some(o)) => o.base(),
+            (None, None) => self.public_url(),
+        }
+    }
+
+    /// The base URL for links in e-mail: `--public-url`, else the listener on localhost. Never
+    /// the request's `Host` (see `http::origin`).
     pub fn public_url(&self) -> String {
         match &self.settings.public_url {
             Some(u) => u.clone(),

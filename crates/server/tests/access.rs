@@ -784,7 +784,22 @@ async fn signed_urls_end_when_access_changes() {
         .post("/api/v1/channels", json!({"slug": "busy", "title": "x"}))
         .await;
     assert_eq!(s, 409, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("is live"), "{p}");
     assert_eq!(owner.patch(&ch, json!({"slug": "busy"})).await.0, 409);
+    // Another channel's name is taken for good, and the message says so (issue #12: it said
+    // "try again later").
+    owner
+        .post("/api/v1/channels", json!({"slug": "taken", "title": "x"}))
+        .await;
+    let (s, p) = owner
+        .post("/api/v1/channels", json!({"slug": "taken", "title": "y"}))
+        .await;
+    assert_eq!(s, 409, "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("another channel") && !detail.contains("later"),
+        "{p}"
+    );
 
     // Names that cannot be channels are refused before any lookup.
     let long = "x".repeat(65);

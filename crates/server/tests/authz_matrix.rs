@@ -237,6 +237,7 @@ async fn matrix(backend: Backend) {
         started_at: 1,
         duration_ms: 1000,
         bytes: 10,
+        stored_bytes: 20,
         segments: 1,
         complete: true,
         codecs: None,

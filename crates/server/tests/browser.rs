@@ -148,9 +148,10 @@ async fn the_broadcaster_goes_live_from_the_console() {
     assert!(r["who"].as_str().unwrap().contains("admin"), "{r}");
     assert_eq!(r["keyCopied"], true, "the Copy button copies the key: {r}");
     let rtmp_port = node.rtmp.rsplit(':').next().unwrap().to_owned();
+    // The host the browser used, not `localhost` (issue #12), with the RTMP port.
     assert_eq!(
         r["server"],
-        format!("rtmp://localhost:{rtmp_port}/live"),
+        format!("rtmp://127.0.0.1:{rtmp_port}/live"),
         "{r}"
     );
     // Dashboard: live, thumbnail at the source's width, a chart fed by the event stream, and
@@ -169,9 +170,20 @@ async fn the_broadcaster_goes_live_from_the_console() {
     assert_eq!(w["lowLatencyMode"], true, "{r}");
     let latency = w["latency"].as_f64().unwrap_or(f64::MAX);
     assert!(latency < 3.0, "live latency {latency} s: {r}");
-    // The device page showed the live publisher; rotating the key kicked it.
+    // The device page showed the live publisher; "Rotate key" asked first, with "disconnect"
+    // unticked, and cancelling left the broadcast on air; rotating with it ticked kicked it.
     let status = r["deviceStatus"].as_str().unwrap();
     assert!(status.contains("320×240") && status.contains("avc1"), "{r}");
+    let confirm = &r["rotateConfirm"];
+    assert_eq!(confirm["kickChecked"], false, "{r}");
+    assert!(
+        confirm["text"]
+            .as_str()
+            .unwrap()
+            .contains("ends the live broadcast"),
+        "{r}"
+    );
+    assert_eq!(r["onlineAfterCancel"], "true", "{r}");
     assert_eq!(r["newKeyDiffers"], true, "{r}");
     assert_eq!(r["publisherKicked"], true, "{r}");
     assert_eq!(r["watchAfterRotate"]["state"], "offline", "{r}");
@@ -195,8 +207,9 @@ async fn the_broadcaster_goes_live_from_the_console() {
 
 /// A private, recording channel from its owner's console (`web/tests/channel_vod.mjs`): the
 /// encoder panel, a signed link that plays logged out (and nothing without it), disconnecting
-/// the publisher, then the recording on the recordings page: thumbnail, duration, size, played
-/// in the page, downloaded as MP4, retention saved, deleted.
+/// the publisher, then the recording on the recordings page: dated today, no download while it
+/// is being stored, then thumbnail, duration, size, played in the page, downloaded as MP4 named
+/// after channel and date, retention saved, deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_and_recordings_pages_in_chromium() {
     let _turn = one_at_a_time().await;
@@ -220,7 +233,7 @@ async fn channel_and_recordings_pages_in_chromium() {
     pusher.wait().ok();
     assert_eq!(r["ok"], true, "{r}");
     let rtmp_port = node.rtmp.rsplit(':').next().unwrap().to_owned();
-    assert_eq!(r["server"], format!("rtmp://localhost:{rtmp_port}/live"));
+    assert_eq!(r["server"], format!("rtmp://127.0.0.1:{rtmp_port}/live"));
     // One badge says it, not "live live".
     assert_eq!(r["liveHeading"], "live", "{r}");
     assert!(
@@ -245,6 +258,27 @@ async fn channel_and_recordings_pages_in_chromium() {
     assert_eq!(r["download"]["type"], "video/mp4", "{r}");
     assert_eq!(r["download"]["box"], "ftyp", "{r}");
     assert!(r["download"]["bytes"].as_u64().unwrap() > 10_000, "{r}");
+    // Issue #12: recordings were dated 1970, and "Download MP4" on one still being stored
+    // downloaded an error named `true`.
+    let year =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..4].to_owned();
+    for date in [&r["whileLive"]["date"], &r["date"]] {
+        let date = date.as_str().unwrap();
+        assert!(date.contains(&year) && !date.contains("1970"), "{r}");
+    }
+    assert_eq!(r["whileLive"]["status"], "recording", "{r}");
+    assert_eq!(r["whileLive"]["downloadTag"], "BUTTON", "{r}");
+    assert_eq!(r["whileLive"]["downloadDisabled"], true, "{r}");
+    let name = r["downloadName"].as_str().unwrap();
+    assert!(
+        name.starts_with(&format!("show-{year}-")) && name.ends_with(".mp4"),
+        "{r}"
+    );
+    assert_eq!(
+        r["download"]["disposition"],
+        format!("attachment; filename=\"{name}\""),
+        "{r}"
+    );
     // What the pages did, as the API sees it.
     let (_, ch) = owner.get(&format!("/api/v1/channels/{channel_id}")).await;
     assert_eq!(ch["retention_days"], 7, "{ch}");

@@ -107,6 +107,16 @@ async fn sign_up_verify_and_sign_in_with_two_factor_in_chromium() {
     assert!(r["verified"].as_str().unwrap().contains(email), "{r}");
     assert_eq!(r["wrongPassword"], "invalid e-mail or password", "{r}");
     assert!(r["who"].as_str().unwrap().contains("Alice"), "{r}");
+    // Issue #12: a new account is a viewer and is told what that means, with no form the
+    // server would refuse.
+    let note = r["viewerNote"].as_str().unwrap();
+    assert!(
+        note.contains("broadcaster")
+            && note.contains("administrator")
+            && note.contains("start as viewers"),
+        "{r}"
+    );
+    assert_eq!(r["newChannelForm"], false, "{r}");
     assert_eq!(r["secretLength"], 32, "a 160-bit secret in base32: {r}");
     assert!(
         r["qr"]["modules"].as_u64().unwrap() > 200,

@@ -39,6 +39,10 @@ async fn publish_fixture(node: &TestNode, key: &str, slug: &str) {
 
 async fn recordings(backend: Backend) {
     let node = TestNode::start_on(backend, keyed).await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
     let other = user(&node, "other@example.com", Role::Broadcaster).await;
     let (channel_id, _, key) = channel_with_device(&owner, "show").await;
@@ -50,6 +54,17 @@ async fn recordings(backend: Backend) {
     assert!((7_600..=8_400).contains(&duration), "{rec}");
     assert!(rec["segments"].as_i64().unwrap() >= 7, "{rec}");
     assert!(rec["bytes"].as_i64().unwrap() > 100_000, "{rec}");
+    // Dated within this run (issue #12: every recording was dated 1970).
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let started = rec["started_at"].as_i64().unwrap();
+    let ended = rec["ended_at"].as_i64().unwrap();
+    assert!(
+        before - 1_000 <= started && started < ended && ended <= after,
+        "{before} {rec} {after}"
+    );
     assert_eq!(rec["channel_slug"], "show");
     assert_eq!(
         rec["codecs"]
@@ -126,6 +141,18 @@ async fn recordings(backend: Backend) {
 
     // One MP4 file with the whole recording.
     let body = download_recording(&owner, &id).await;
+    // The size the list shows is about the download's (issue #12: it counted the TS copy too):
+    // the fragments' media, whose per-fragment headers become the MP4's one index.
+    let bytes = rec["bytes"].as_i64().unwrap() as usize;
+    assert!(
+        body.len().abs_diff(bytes) < bytes / 10,
+        "listed {bytes}, downloaded {}",
+        body.len()
+    );
+    assert!(
+        rec["stored_bytes"].as_i64().unwrap() as usize > bytes,
+        "{rec}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rec.mp4");
     std::fs::write(&file, &body).unwrap();

@@ -157,7 +157,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Channels the caller manages (admins: all, or one owner's). */
+        /** Channels the caller manages (admins: all, or one owner's), newest first. */
         get: operations["list_channels"];
         put?: never;
         /** Creates a channel. */
@@ -1172,6 +1172,8 @@ export interface components {
             name: string;
             /** Format: int64 */
             part_duration_ms: number;
+            /** @description Base of the URLs this node gives out: `public_url`, else the address this request used. */
+            public_base: string;
             /** @description The public base URL of the HTTP origin, when configured (`--public-url`). */
             public_url?: string | null;
             /**
@@ -1187,6 +1189,8 @@ export interface components {
              *     should send a keyframe at least this often).
              */
             segment_duration_ms: number;
+            /** @description Role of an account made by sign-up, once verified. */
+            signup_role: components["schemas"]["Role"];
             /** @description The `onair` version. */
             version: string;
         };
@@ -1302,7 +1306,10 @@ export interface components {
             items: components["schemas"]["PublishSession"][];
         };
         Recording: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Size of the media as one MP4 download (the fMP4 segments, without the MP4 index).
+             */
             bytes: number;
             /** @description Empty when the stream had no channel row (open publishing). */
             channel_id: string;
@@ -1328,6 +1335,11 @@ export interface components {
             started_at: number;
             /** @description `recording` while the stream is being stored, `complete` once its playlist is final. */
             status: string;
+            /**
+             * Format: int64
+             * @description What the recording takes in the object store: its fMP4 and MPEG-TS copies.
+             */
+            stored_bytes: number;
             /** Format: int64 */
             width?: number | null;
         };
@@ -1902,6 +1914,8 @@ export interface operations {
             query?: {
                 /** @description Only this owner's channels (admins; others always see their own). */
                 owner_id?: string;
+                /** @description Only channels whose name (slug) or title contains this (case ignored). */
+                q?: string;
                 limit?: number;
                 offset?: number;
             };

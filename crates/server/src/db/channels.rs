@@ -141,11 +141,24 @@ impl Db {
     }
 
     /// Channels, all of them or one owner's.
-    pub async fn list_channels(&self, owner: Option<&str>, page: Page) -> DbResult<Vec<Channel>> {
+    /// Channels, newest first; of one owner, and/or whose slug or title contains `q` (ASCII case
+    /// ignored on both backends, as in `list_users`).
+    pub async fn list_channels(
+        &self,
+        owner: Option<&str>,
+        q: Option<&str>,
+        page: Page,
+    ) -> DbResult<Vec<Channel>> {
+        let q = q.unwrap_or("").trim();
         let rows = sqlx::query(
-            "SELECT * FROM channels WHERE ($1 = '' OR owner_id = $1) ORDER BY created_at, id LIMIT $2 OFFSET $3",
+            "SELECT * FROM channels WHERE ($1 = '' OR owner_id = $1)
+               AND ($2 = '' OR LOWER(slug) LIKE LOWER($3) ESCAPE '\\'
+                    OR LOWER(title) LIKE LOWER($3) ESCAPE '\\')
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
         )
         .bind(owner.unwrap_or(""))
+        .bind(q)
+        .bind(super::like_pattern(&q.to_lowercase()))
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&self.pool)

@@ -116,6 +116,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recordings",
         include_str!("../../migrations/0003_recordings.sql"),
     ),
+    (
+        4,
+        "recording start and sizes",
+        include_str!("../../migrations/0004_recording_start.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -22,7 +22,10 @@ pub struct Recording {
     pub started_at: i64,
     pub ended_at: Option<i64>,
     pub duration_ms: i64,
+    /// Size of the media as one MP4 download (the fMP4 segments, without the MP4 index).
     pub bytes: i64,
+    /// What the recording takes in the object store: its fMP4 and MPEG-TS copies.
+    pub stored_bytes: i64,
     pub segments: i64,
     /// RFC 6381 codecs of the stream (`avc1.64001f,mp4a.40.2`), once known.
     pub codecs: Option<String>,
@@ -41,6 +44,7 @@ fn from_row(r: &AnyRow) -> Result<Recording, sqlx::Error> {
         ended_at: r.try_get("ended_at")?,
         duration_ms: r.try_get("duration_ms")?,
         bytes: r.try_get("bytes")?,
+        stored_bytes: r.try_get("stored_bytes")?,
         segments: r.try_get("segments")?,
         codecs: r.try_get("codecs")?,
         width: r.try_get("width")?,
@@ -57,6 +61,7 @@ pub struct RecordingProgress<'a> {
     pub started_at: i64,
     pub duration_ms: i64,
     pub bytes: i64,
+    pub stored_bytes: i64,
     pub segments: i64,
     /// The final playlist is stored.
     pub complete: bool,
@@ -73,10 +78,13 @@ impl Db {
         let ended = p.complete.then_some(now);
         sqlx::query(
             "INSERT INTO recordings (id, channel_id, channel_slug, prefix, status, started_at, ended_at,
-                 duration_ms, bytes, segments, created_at, updated_at, codecs, width, height)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14)
+                 duration_ms, bytes, segments, created_at, updated_at, codecs, width, height,
+                 stored_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)
              ON CONFLICT (id) DO UPDATE SET status = $5, ended_at = $7, duration_ms = $8, bytes = $9,
-                 segments = $10, updated_at = $11,
+                 segments = $10, updated_at = $11, stored_bytes = $15,
+                 started_at = CASE WHEN recordings.segments = 0 THEN $6
+                                   ELSE recordings.started_at END,
                  codecs = COALESCE($12, recordings.codecs), width = COALESCE($13, recordings.width),
                  height = COALESCE($14, recordings.height)",
         )
@@ -94,6 +102,7 @@ impl Db {
         .bind(p.codecs)
         .bind(p.width)
         .bind(p.height)
+        .bind(p.stored_bytes)
         .execute(&self.pool)
         .await?;
         Ok(())

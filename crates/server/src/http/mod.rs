@@ -6,6 +6,7 @@ pub mod api;
 pub mod caller;
 mod flv;
 mod hls;
+pub mod origin;
 pub mod playback;
 pub mod problem;
 pub mod serve;
@@ -106,7 +107,8 @@ pub fn router(state: AppState) -> Router {
 /// Behind our own proxies (`--trusted-proxies`), the client is the address their
 /// `X-Forwarded-For` names (see `onair_auth::forwarded`): every handler then sees it as the
 /// connection's peer (playback authorization, IP-bound links, viewer counts, rate limits,
-/// audit).
+/// audit). A request whose peer is such a proxy is marked, so its forwarded host and scheme
+/// are believed (see `origin`).
 async fn real_client(
     axum::extract::State(state): axum::extract::State<AppState>,
     mut req: axum::extract::Request,
@@ -119,6 +121,12 @@ async fn real_client(
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .copied()
     {
+        if trusted
+            .iter()
+            .any(|n| n.contains(&peer.ip().to_canonical()))
+        {
+            req.extensions_mut().insert(origin::ViaTrustedProxy);
+        }
         let lines: Vec<&[u8]> = req
             .headers()
             .get_all("x-forwarded-for")

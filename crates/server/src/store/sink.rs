@@ -67,17 +67,9 @@ pub trait SegmentSink: Send + Sync {
 /// Hears what was stored (the recordings catalogue). Called from the uploader, in order.
 pub trait StorageEvents: Send + Sync {
     /// Objects up to `state.segments.last()` are stored.
-    fn stored<'a>(
-        &'a self,
-        state: &'a StoredState,
-        bytes: u64,
-    ) -> futures_util::future::BoxFuture<'a, ()>;
+    fn stored<'a>(&'a self, state: &'a StoredState) -> futures_util::future::BoxFuture<'a, ()>;
     /// The stream is completely stored, with its final playlist.
-    fn finished<'a>(
-        &'a self,
-        state: &'a StoredState,
-        bytes: u64,
-    ) -> futures_util::future::BoxFuture<'a, ()>;
+    fn finished<'a>(&'a self, state: &'a StoredState) -> futures_util::future::BoxFuture<'a, ()>;
 }
 
 enum Job {
@@ -325,7 +317,6 @@ impl Storage {
 
     async fn uploader(self: Arc<Self>, dir: PathBuf, queue: Arc<Queue>, mut state: StoredState) {
         let prefix = state.prefix();
-        let mut stored_bytes: u64 = state.segments.iter().map(|s| s.fmp4_len + s.ts_len).sum();
         loop {
             let batch = queue.peek(UPLOAD_CONCURRENCY);
             if batch.is_empty() {
@@ -360,7 +351,6 @@ impl Storage {
                     }
                     Header::Segment(m) => {
                         if state.segments.last().is_none_or(|l| l.msn < m.msn) {
-                            stored_bytes += m.fmp4_len + m.ts_len;
                             state.segments.push(m.clone());
                         }
                     }
@@ -387,11 +377,11 @@ impl Storage {
             queue.pop(batch.len());
             let events = self.events.lock().clone();
             if let Some(ev) = &events {
-                ev.stored(&state, stored_bytes).await;
+                ev.stored(&state).await;
             }
             if state.ended {
                 if let Some(ev) = &events {
-                    ev.finished(&state, stored_bytes).await;
+                    ev.finished(&state).await;
                 }
                 let d = dir.clone();
                 let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(d)).await;

@@ -105,6 +105,8 @@ async fn account_lifecycle(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["status"], "active");
     assert_eq!(r.body["email_verified"], true);
+    // The default sign-up policy (`--signup-role viewer`).
+    assert_eq!(r.body["role"], "viewer");
     let r = api
         .post("/api/v1/auth/verify", Auth::None, json!({ "token": token }))
         .await;
@@ -728,4 +730,46 @@ async fn password_change_ends_other_credentials(backend: Backend) {
     node.stop().await;
 }
 
-on_both!(account_lifecycle, password_change_ends_other_credentials,);
+/// `--signup-role broadcaster`: a verified sign-up may create a channel at once, and the node
+/// says so to the console (issue #12: new accounts could not broadcast and were not told).
+async fn signup_as_broadcaster(backend: Backend) {
+    let node = TestNode::start_on(
+        backend,
+        settings(|s| s.signup_role = onair_server::db::users::Role::Broadcaster),
+    )
+    .await;
+    let api = Api::new(&node);
+    let email = "bob@example.com";
+    let pw = "bob's long password";
+    let r = api
+        .post(
+            "/api/v1/auth/signup",
+            Auth::None,
+            json!({ "email": email, "password": pw, "display_name": "Bob" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let token = api.mailed_token(email, "Verify").await;
+    let r = api
+        .post("/api/v1/auth/verify", Auth::None, json!({ "token": token }))
+        .await;
+    assert_eq!(r.body["role"], "broadcaster", "{}", r.text);
+    let s = api.session(email, pw, None).await;
+    let info = api.get("/api/v1/node", Auth::Session(&s)).await;
+    assert_eq!(info.body["signup_role"], "broadcaster", "{}", info.text);
+    let r = api
+        .post(
+            "/api/v1/channels",
+            Auth::Session(&s),
+            json!({"slug": "bobs", "title": "Bob's"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    node.stop().await;
+}
+
+on_both!(
+    account_lifecycle,
+    password_change_ends_other_credentials,
+    signup_as_broadcaster,
+);

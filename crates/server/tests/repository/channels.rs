@@ -30,23 +30,41 @@ async fn channels(backend: Backend) {
     );
     assert!(db.channel_by_slug("CAM-2").await.unwrap().is_none());
     assert!(db.channel("nope").await.unwrap().is_none());
-    let all = db.list_channels(None, Page::default()).await.unwrap();
+    // Newest first.
+    let all = db.list_channels(None, None, Page::default()).await.unwrap();
     assert_eq!(
         all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-        [c.id.as_str(), c2.id.as_str()]
+        [c2.id.as_str(), c.id.as_str()]
     );
     let mine = db
-        .list_channels(Some(&owner.id), Page::default())
+        .list_channels(Some(&owner.id), None, Page::default())
         .await
         .unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(
-        db.list_channels(None, Page::new(Some(1), Some(1)))
+        db.list_channels(None, None, Page::new(Some(1), Some(1)))
             .await
             .unwrap()[0]
             .id,
-        c2.id
+        c.id
     );
+    // Search: slug or title, ASCII case ignored, LIKE's wildcards taken literally.
+    let found = |q: &'static str| {
+        let db = db.clone();
+        async move {
+            db.list_channels(None, Some(q), Page::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.slug)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("CAMERA 2").await, ["cam-2"]);
+    assert_eq!(found("m-1").await, ["cam-1"]);
+    assert_eq!(found("cam").await, ["cam-2", "cam-1"]);
+    assert!(found("%").await.is_empty());
+    assert!(found("_").await.is_empty());
 
     // Updates, partial and conflicting.
     let u = db

@@ -8,7 +8,7 @@ import { ConnectEncoder } from "../encoder";
 import { useLive } from "../live";
 import { navigate } from "../router";
 import { Copyable, ErrorText, Loading, Page, fmtBitrate, formValues, useAction, useLoad } from "../ui";
-import { LiveBadge, VISIBILITIES, type ChannelView } from "./channels";
+import { LiveBadge, SLUG_RULE, VISIBILITIES, type ChannelView } from "./channels";
 import { HealthWarnings } from "./dashboard";
 import { NewDevice, type DeviceWithKey } from "./devices";
 
@@ -54,7 +54,7 @@ function Settings({ c, saved }: { c: Channel; saved: () => void }) {
         Title <input name="title" defaultValue={c.title} required />
       </label>
       <label>
-        Name in URLs (slug) <input name="slug" defaultValue={c.slug} required />
+        Name in URLs (slug) <input name="slug" defaultValue={c.slug} required maxLength={64} pattern="[A-Za-z0-9_\-]{1,64}" title={SLUG_RULE} />
         <span class="muted">Renaming ends a live stream and every signed link.</span>
       </label>
       <label>

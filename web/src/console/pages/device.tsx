@@ -107,11 +107,13 @@ function Edit({ d, channels, saved }: { d: DeviceView; channels: Schemas["Channe
 function Actions({ d, changed, rotated }: { d: DeviceView; changed: () => void; rotated: (k: DeviceWithKey) => void }) {
   const act = useAction();
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmRotate, setConfirmRotate] = useState(false);
   const id = { params: { path: { id: d.id } } };
   const rotate = (e: Event) => {
     const v = formValues(e);
     void act.run(async () => {
       rotated(await call(api.POST("/api/v1/devices/{id}/rotate-key", { ...id, body: { kick: v.kick === "on" } })));
+      setConfirmRotate(false);
       changed();
     });
   };
@@ -122,14 +124,32 @@ function Actions({ d, changed, rotated }: { d: DeviceView; changed: () => void; 
         Current key starts with <code>{d.stream_key_prefix}</code>. Rotating issues a new key and the old one stops working at
         once; an encoder already on air with the old key stays on air unless you disconnect it too.
       </p>
-      <form id="rotate" class="inline" onSubmit={rotate}>
-        <label class="check">
-          <input type="checkbox" name="kick" checked /> Disconnect the current publisher
-        </label>
-        <button type="submit" disabled={act.busy}>
-          Rotate key
+      {confirmRotate ? (
+        // Rotating needs a second click, and ending a broadcast a deliberate tick (issue #12:
+        // one click on a pre-ticked form ended a live broadcast).
+        <form id="rotate" class="confirm" onSubmit={rotate}>
+          <p>
+            <b>Rotate the key of {d.name}?</b> The current key stops working at once: give the encoder the new key before it next
+            connects.
+          </p>
+          <label class="check">
+            <input type="checkbox" name="kick" defaultChecked={false} /> Also disconnect the encoder now
+            {d.online ? " (ends the live broadcast)" : ""}
+          </label>
+          <div class="row">
+            <button type="submit" class="danger" id="rotate-confirm" disabled={act.busy}>
+              Rotate the key
+            </button>
+            <button type="button" id="rotate-cancel" onClick={() => setConfirmRotate(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <button type="button" id="rotate-start" onClick={() => setConfirmRotate(true)}>
+          Rotate key…
         </button>
-      </form>
+      )}
       <div class="row" style="margin-top:.8em">
         <button
           type="button"

@@ -103,7 +103,7 @@ export function Devices() {
         <p class="muted">No devices yet.</p>
       ) : (
         <div class="table-wrap">
-          <table id="devices">
+          <table id="devices" class="stack">
             <thead>
               <tr>
                 <th>Device</th>

@@ -87,7 +87,7 @@ export function Sessions({ epoch, onChanged }: { epoch: number; onChanged: () =>
         <Loading error={error} />
       ) : (
         <div class="table-wrap">
-          <table id="session-list">
+          <table id="session-list" class="stack">
             <thead>
               <tr>
                 <th>Browser</th>

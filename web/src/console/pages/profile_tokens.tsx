@@ -122,7 +122,7 @@ export function Tokens({ epoch }: { epoch: number }) {
         </p>
       ) : (
         <div class="table-wrap">
-          <table id="token-list">
+          <table id="token-list" class="stack">
             <thead>
               <tr>
                 <th>Name</th>

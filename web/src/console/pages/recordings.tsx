@@ -67,6 +67,12 @@ function Share({ r }: { r: Recording }) {
   );
 }
 
+/** The MP4's file name, as the server names it: `show-2026-12-05-1623.mp4` (start in UTC). */
+function downloadName(r: Recording): string {
+  const t = new Date(r.started_at).toISOString(); // 2026-12-05T16:23:06.000Z
+  return `${r.channel_slug}-${t.slice(0, 10)}-${t.slice(11, 13)}${t.slice(14, 16)}.mp4`;
+}
+
 function Row({ r, playing, play, deleted }: { r: Recording; playing: boolean; play: () => void; deleted: () => void }) {
   const act = useAction();
   const [confirm, setConfirm] = useState(false);
@@ -87,8 +93,10 @@ function Row({ r, playing, play, deleted }: { r: Recording; playing: boolean; pl
         <br />
         <span class={`badge ${r.status === "recording" ? "live" : "off"}`}>{r.status}</span>
       </td>
-      <td data-field="duration">{fmtDuration(r.duration_ms / 1000)}</td>
-      <td data-field="size">{fmtBytes(r.bytes)}</td>
+      <td data-field="duration" data-label="Duration">{fmtDuration(r.duration_ms / 1000)}</td>
+      <td data-field="size" data-label="Size" title={`${fmtBytes(r.stored_bytes)} in storage (MP4 and MPEG-TS copies)`}>
+        {fmtBytes(r.bytes)}
+      </td>
       <td>
         {r.width && r.height ? `${r.width}×${r.height}` : "—"}
         <br />
@@ -99,9 +107,16 @@ function Row({ r, playing, play, deleted }: { r: Recording; playing: boolean; pl
           <button type="button" data-action="play" onClick={play} disabled={r.segments === 0}>
             Play
           </button>
-          <a href={`/api/v1/recordings/${encodeURIComponent(r.id)}/download`} data-action="download" download>
-            Download MP4
-          </a>
+          {r.status === "complete" ? (
+            <a href={`/api/v1/recordings/${encodeURIComponent(r.id)}/download`} data-action="download" download={downloadName(r)}>
+              Download MP4
+            </a>
+          ) : (
+            // The MP4 is made from the stored recording, which is still being written.
+            <button type="button" data-action="download" disabled title="The MP4 can be downloaded once the broadcast has ended and is stored.">
+              Download MP4
+            </button>
+          )}
           <Share r={r} />
           {confirm ? (
             <>
@@ -215,7 +230,7 @@ export function Recordings() {
         </p>
       ) : (
         <div class="table-wrap">
-          <table id="recordings">
+          <table id="recordings" class="stack">
             <thead>
               <tr>
                 <th></th>

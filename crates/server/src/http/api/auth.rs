@@ -21,7 +21,7 @@ use super::validate::Check;
 use crate::db::audit::{AuditResult, NewAudit};
 use crate::db::now_ms;
 use crate::db::sessions::TokenPurpose;
-use crate::db::users::{NewUser, Role, User, UserStatus, UserView};
+use crate::db::users::{NewUser, User, UserStatus, UserView};
 use crate::http::caller::{CSRF_COOKIE, Caller, ClientIp, SESSION_COOKIE};
 use crate::http::{AppState, Problem};
 use crate::security::secret::{self, SecretKind};
@@ -208,7 +208,7 @@ async fn register(
             email,
             display_name,
             password_hash,
-            role: Role::Viewer,
+            role: sys.settings.signup_role,
             status: UserStatus::Pending,
             email_verified: false,
         })

@@ -17,6 +17,7 @@ use super::validate::Check;
 use crate::db::Page;
 use crate::db::channels::{Channel, ChannelChanges, Visibility};
 use crate::http::caller::Caller;
+use crate::http::origin::Origin;
 use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
 use crate::security::{alibaba, signed_url};
@@ -69,13 +70,34 @@ fn view(sys: &System, channel: Channel) -> ChannelView {
     }
 }
 
-/// A slug still naming a stream on this node (live, reconnecting or recently ended) cannot be
-/// given to a channel: its viewers and publisher would be taken over.
-fn slug_free(sys: &System, slug: &str) -> Result<(), Problem> {
-    if sys.registry.get(slug).is_some() {
-        return Err(Problem::conflict(
-            "that name still belongs to a stream on this node; try again later",
-        ));
+/// A slug can be given to a channel when no other channel has it and no stream on this node
+/// still goes by it (live, reconnecting or recently ended): that stream's viewers and
+/// publisher would be taken over. The messages say which, and whether waiting helps.
+async fn slug_free(sys: &System, slug: &str) -> Result<(), Problem> {
+    if sys.db.channel_by_slug(slug).await?.is_some() {
+        return Err(Problem::conflict(format!(
+            "another channel is already named \u{201c}{slug}\u{201d}; choose another name"
+        )));
+    }
+    if let Some(stream) = sys.registry.get(slug) {
+        return Err(Problem::conflict(match stream.phase() {
+            Phase::Ended { since } => {
+                let left = sys
+                    .registry
+                    .ended_retention()
+                    .saturating_sub(since.elapsed())
+                    .as_secs()
+                    + 1;
+                format!(
+                    "a stream named \u{201c}{slug}\u{201d} ended moments ago and its viewers are \
+                     still told so; the name is free again in {left} s"
+                )
+            }
+            Phase::Live | Phase::Grace { .. } => format!(
+                "a stream is live as \u{201c}{slug}\u{201d} on this node (published without a \
+                 channel); the name is free once it ends"
+            ),
+        }));
     }
     Ok(())
 }
@@ -90,11 +112,13 @@ pub struct ChannelList {
 pub struct ListQuery {
     /// Only this owner's channels (admins; others always see their own).
     pub owner_id: Option<String>,
+    /// Only channels whose name (slug) or title contains this (case ignored).
+    pub q: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
 
-/// Channels the caller manages (admins: all, or one owner's).
+/// Channels the caller manages (admins: all, or one owner's), newest first.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", params(ListQuery),
     responses((status = 200, body = ChannelList), (status = 401, body = ProblemBody)))]
 async fn list_channels(
@@ -110,7 +134,11 @@ async fn list_channels(
     };
     let items = sys
         .db
-        .list_channels(owner.as_deref(), Page::new(q.limit, q.offset))
+        .list_channels(
+            owner.as_deref(),
+            q.q.as_deref(),
+            Page::new(q.limit, q.offset),
+        )
         .await?
         .into_iter()
         .map(|c| view(sys, c))
@@ -183,7 +211,7 @@ async fn create_channel(
     c.name("title", &b.title);
     check_durations(&mut c, b.segment_duration_ms, b.part_duration_ms);
     c.done()?;
-    slug_free(sys, &b.slug)?;
+    slug_free(sys, &b.slug).await?;
     let owner = match &b.owner_id {
         Some(o) if o != caller.id() => {
             caller.require_admin()?;
@@ -293,7 +321,7 @@ async fn update_channel(
     if let Some(slug) = &b.slug
         && *slug != cur.slug
     {
-        slug_free(sys, slug)?;
+        slug_free(sys, slug).await?;
     }
     if let Some(Some(d)) = b.retention_days
         && !(1..=36_500).contains(&d)
@@ -569,6 +597,7 @@ pub struct PlaybackUrls {
 async fn playback_url(
     State(state): State<AppState>,
     caller: Caller,
+    Origin(origin): Origin,
     Path(id): Path<String>,
     Body(b): Body<PlaybackUrlBody>,
 ) -> Result<Json<PlaybackUrls>, Problem> {
@@ -660,7 +689,7 @@ async fn playback_url(
         None,
     )
     .await;
-    let base = sys.public_url();
+    let base = sys.public_url_for(origin.as_ref());
     Ok(Json(PlaybackUrls {
         hls: format!("{base}{}", signed[0]),
         ts: format!("{base}{}", signed[1]),

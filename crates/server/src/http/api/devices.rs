@@ -20,6 +20,7 @@ use crate::db::Page;
 use crate::db::audit::AuditResult;
 use crate::db::devices::{Device, DeviceChanges, DeviceKind};
 use crate::http::caller::Caller;
+use crate::http::origin::{Origin, RequestOrigin};
 use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
 use crate::security::secret::{self, SecretKind};
@@ -168,19 +169,25 @@ pub struct DeviceWithKey {
     pub publish_url: String,
 }
 
-/// `rtmp://HOST:PORT/APP`: where encoders publish (the host of `--public-url`).
-pub(crate) fn rtmp_base(sys: &System) -> String {
-    let host = sys
+/// `rtmp://HOST:PORT/APP`: where encoders publish. `--public-rtmp-url` as given; else the
+/// host of `--public-url`, else the host the client used (`origin`), with the RTMP port and
+/// application.
+pub(crate) fn rtmp_base(sys: &System, origin: Option<&RequestOrigin>) -> String {
+    if let Some(u) = &sys.settings.public_rtmp_url {
+        return u.clone();
+    }
+    let configured = sys
         .settings
         .public_url
         .as_deref()
         .and_then(|u| u.split("://").nth(1))
         .map(|rest| {
-            rest.split(['/', ':'])
-                .next()
-                .unwrap_or("localhost")
-                .to_owned()
+            let authority = rest.split('/').next().unwrap_or(rest);
+            crate::http::origin::hostname(authority).to_owned()
         })
+        .filter(|h| !h.is_empty());
+    let host = configured
+        .or_else(|| origin.map(|o| o.hostname().to_owned()))
         .unwrap_or_else(|| "localhost".to_owned());
     format!(
         "rtmp://{host}:{}/{}",
@@ -189,8 +196,13 @@ pub(crate) fn rtmp_base(sys: &System) -> String {
     )
 }
 
-fn with_key(sys: &System, device: Device, key: String) -> DeviceWithKey {
-    let rtmp_url = rtmp_base(sys);
+fn with_key(
+    sys: &System,
+    origin: Option<&RequestOrigin>,
+    device: Device,
+    key: String,
+) -> DeviceWithKey {
+    let rtmp_url = rtmp_base(sys, origin);
     DeviceWithKey {
         publish_url: format!("{rtmp_url}/{key}"),
         rtmp_url,
@@ -205,6 +217,7 @@ fn with_key(sys: &System, device: Device, key: String) -> DeviceWithKey {
 async fn create_device(
     State(state): State<AppState>,
     caller: Caller,
+    Origin(origin): Origin,
     Body(b): Body<NewDevice>,
 ) -> Result<(StatusCode, Json<DeviceWithKey>), Problem> {
     let sys = &state.sys;
@@ -235,7 +248,10 @@ async fn create_device(
         None,
     )
     .await;
-    Ok((StatusCode::CREATED, Json(with_key(sys, device, key))))
+    Ok((
+        StatusCode::CREATED,
+        Json(with_key(sys, origin.as_ref(), device, key)),
+    ))
 }
 
 async fn managed_device(sys: &System, caller: &Caller, id: &str) -> Result<Device, Problem> {
@@ -358,6 +374,7 @@ pub struct RotateBody {
 async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
+    Origin(origin): Origin,
     Path(id): Path<String>,
     Body(b): Body<RotateBody>,
 ) -> Result<Json<DeviceWithKey>, Problem> {
@@ -380,7 +397,7 @@ async fn rotate_key(
         b.kick.then_some("kicked"),
     )
     .await;
-    Ok(Json(with_key(sys, device, key)))
+    Ok(Json(with_key(sys, origin.as_ref(), device, key)))
 }
 
 /// Disconnects the device's live publish.

@@ -13,7 +13,9 @@ use utoipa_axum::routes;
 
 use crate::config::PublishAuthMode;
 use crate::db::Backend;
+use crate::db::users::Role;
 use crate::http::caller::Caller;
+use crate::http::origin::Origin;
 use crate::http::{AppState, Problem};
 use crate::stream::{Phase, Protocol};
 
@@ -38,6 +40,10 @@ pub struct NodeInfo {
     public_url: Option<String>,
     /// Whether anyone may sign up.
     allow_signup: bool,
+    /// Role of an account made by sign-up, once verified.
+    signup_role: Role,
+    /// Base of the URLs this node gives out: `public_url`, else the address this request used.
+    public_base: String,
     /// Default segment and part durations of channels that do not set their own (encoders
     /// should send a keyframe at least this often).
     segment_duration_ms: u64,
@@ -76,18 +82,24 @@ fn version() -> &'static str {
 
 /// Where encoders publish to this node, and what it allows.
 #[utoipa::path(get, path = "/api/v1/node", tag = "node", responses((status = 200, body = NodeInfo)))]
-async fn node_info(State(state): State<AppState>, _caller: Caller) -> Json<NodeInfo> {
+async fn node_info(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Origin(origin): Origin,
+) -> Json<NodeInfo> {
     let s = &state.sys.settings;
     Json(NodeInfo {
         name: s.node_name.clone(),
         version: version(),
-        rtmp_url: super::devices::rtmp_base(&state.sys),
+        rtmp_url: super::devices::rtmp_base(&state.sys, origin.as_ref()),
         publish_auth: match s.publish_auth {
             PublishAuthMode::StreamKey => "stream-key",
             PublishAuthMode::Open => "open",
         },
         public_url: s.public_url.clone(),
         allow_signup: s.allow_signup,
+        signup_role: s.signup_role,
+        public_base: state.sys.public_url_for(origin.as_ref()),
         segment_duration_ms: s.segment_duration.as_millis() as u64,
         part_duration_ms: s.part_duration.as_millis() as u64,
     })

@@ -165,6 +165,7 @@ pub struct VodUrls {
 async fn recording_playback_url(
     State(state): State<AppState>,
     caller: Caller,
+    crate::http::origin::Origin(origin): crate::http::origin::Origin,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<VodUrlBody>,
 ) -> Result<Json<VodUrls>, Problem> {
@@ -196,7 +197,7 @@ async fn recording_playback_url(
         },
     )
     .map_err(|e| Problem::internal(&e))?;
-    let base = sys.public_url();
+    let base = sys.public_url_for(origin.as_ref());
     Ok(Json(VodUrls {
         hls: format!("{base}/vod/{id}/index.m3u8?token={token}"),
         ts: format!("{base}/vod/{id}/ts/index.m3u8?token={token}"),
@@ -276,10 +277,32 @@ async fn download_recording(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}-{id}.mp4\"",
-        rec.channel_slug
+        "attachment; filename=\"{}\"",
+        download_name(&rec.channel_slug, rec.started_at)
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+/// The MP4's file name: the channel and the start in UTC, `show-2026-12-05-1623.mp4` (no
+/// colons, which some file systems refuse).
+fn download_name(slug: &str, started_at_ms: i64) -> String {
+    let start = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(u64::try_from(started_at_ms).unwrap_or(0));
+    let t = humantime::format_rfc3339_seconds(start).to_string();
+    // "2026-12-05T16:23:06Z" → "2026-12-05-1623"
+    let stamp = format!("{}-{}{}", &t[..10], &t[11..13], &t[14..16]);
+    format!("{slug}-{stamp}.mp4")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn download_name_is_channel_and_utc_start() {
+        assert_eq!(
+            super::download_name("show", 1_796_487_786_000),
+            "show-2026-12-05-1623.mp4"
+        );
+    }
 }

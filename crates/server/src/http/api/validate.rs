@@ -72,7 +72,7 @@ impl Check {
     /// A channel slug: `[A-Za-z0-9_-]{1,64}`.
     pub fn slug(&mut self, field: &str, v: &str) {
         if !crate::auth::is_valid_channel_name(v) {
-            self.fail(field, "must be 1 to 64 of A-Z a-z 0-9 _ -");
+            self.fail(field, "must be 1 to 64 letters (A-Z, a-z), digits, _ or -");
         }
     }
 

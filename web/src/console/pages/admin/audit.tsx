@@ -94,7 +94,7 @@ function EntryRow({ e }: { e: Entry }) {
       <td>
         <span class={`badge ${e.result === "ok" ? "ok" : "off"}`}>{e.result}</span>
       </td>
-      <td>{e.ip ?? ""}</td>
+      <td data-label="IP">{e.ip ?? ""}</td>
       <td class="detail-text">{e.detail ?? ""}</td>
     </tr>
   );
@@ -196,7 +196,7 @@ export function AdminAudit() {
             </p>
           ) : (
             <div class="table-wrap">
-              <table id="audit">
+              <table id="audit" class="stack">
                 <thead>
                   <tr>
                     <th>Time</th>

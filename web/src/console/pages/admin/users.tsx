@@ -42,8 +42,8 @@ function UserRows({ u, self, updated, reload }: { u: User; self: boolean; update
           {u.email} {self && <span class="badge">you</span>}
           {!u.email_verified && <span class="muted"> (unverified)</span>}
         </td>
-        <td>{u.display_name}</td>
-        <td>
+        <td data-label="Name">{u.display_name}</td>
+        <td data-label="Role">
           <select
             name="role"
             aria-label={`Role of ${u.email}`}
@@ -64,8 +64,8 @@ function UserRows({ u, self, updated, reload }: { u: User; self: boolean; update
             {u.status}
           </span>
         </td>
-        <td data-field="totp">{u.totp_enabled ? "on" : "off"}</td>
-        <td>{fmtMs(u.created_at)}</td>
+        <td data-field="totp" data-label="2FA">{u.totp_enabled ? "on" : "off"}</td>
+        <td data-label="Created">{fmtMs(u.created_at)}</td>
         <td>
           <span class="row actions">
             {u.status !== "active" && (
@@ -283,7 +283,7 @@ export function AdminUsers() {
             </p>
           ) : (
             <div class="table-wrap">
-              <table id="users">
+              <table id="users" class="stack">
                 <thead>
                   <tr>
                     <th>E-mail</th>

@@ -89,7 +89,7 @@ function WebhookRows({ w, updated, removed }: { w: Webhook; updated: (w: Webhook
         <td class="url">
           <a href={href}>{w.url}</a>
         </td>
-        <td>{w.events.join(", ")}</td>
+        <td data-label="Events">{w.events.join(", ")}</td>
         <td>
           <span class={`badge ${w.enabled ? "ok" : "off"}`} data-field="enabled">
             {w.enabled ? "enabled" : "disabled"}
@@ -98,7 +98,7 @@ function WebhookRows({ w, updated, removed }: { w: Webhook; updated: (w: Webhook
         <td>
           <Owner id={w.owner_id} />
         </td>
-        <td>{fmtMs(w.created_at)}</td>
+        <td data-label="Created">{fmtMs(w.created_at)}</td>
         <td>
           <span class="row actions">
             <button type="button" data-action={w.enabled ? "disable" : "enable"} disabled={act.busy} onClick={toggle}>
@@ -202,7 +202,7 @@ export function AdminWebhooks() {
             </p>
           ) : (
             <div class="table-wrap">
-              <table id="webhooks">
+              <table id="webhooks" class="stack">
                 <thead>
                   <tr>
                     <th>URL</th>
@@ -245,12 +245,12 @@ function DeliveryRow({ d }: { d: Delivery }) {
         <br />
         <span class="muted small">{d.event_id}</span>
       </td>
-      <td>{d.attempt}</td>
-      <td data-field="status">{d.status ?? "—"}</td>
+      <td data-label="Attempt">{d.attempt}</td>
+      <td data-field="status" data-label="HTTP status">{d.status ?? "—"}</td>
       <td>
         <span class={`badge ${d.succeeded ? "ok" : "off"}`}>{outcome}</span>
       </td>
-      <td>{d.duration_ms} ms</td>
+      <td data-label="Took">{d.duration_ms} ms</td>
       <td class="error">{d.error ?? ""}</td>
     </tr>
   );
@@ -298,7 +298,7 @@ function Deliveries({ id, bump }: { id: string; bump: number }) {
             </p>
           ) : (
             <div class="table-wrap">
-              <table id="deliveries">
+              <table id="deliveries" class="stack">
                 <thead>
                   <tr>
                     <th>Time</th>
