@@ -139,6 +139,8 @@ try {
   const linkedRows = await attrs("#audit tr[data-audit-id]", ["data-action", "data-target-id"]);
   result.linkedRows = linkedRows.length;
   must(linkedRows.length === 1 && linkedRows[0]["data-target-id"] === result.userId, `the linked view: ${JSON.stringify(linkedRows)}`);
+  // The target by name, not a raw id.
+  result.auditTargetText = (await page.textContent("#audit tr[data-audit-id] [data-field=target]")).trim();
   // A time range ending before the user existed shows none of its entries.
   const before = new URLSearchParams({ target_id: result.userId, until: "1000" }).toString();
   await page.goto(`${base}/console/admin/audit?${before}`, { waitUntil: "domcontentloaded" });
@@ -176,6 +178,8 @@ try {
   await page.waitForSelector(delivered, { timeout: 20_000 });
   result.deliveryStatus = Number(await page.getAttribute(delivered, "data-status"));
   result.deliverySucceeded = (await page.getAttribute(delivered, "data-succeeded")) === "true";
+  result.deliveryTest = await page.getAttribute(delivered, "data-test");
+  result.deliveryEventText = (await page.textContent(`${delivered} td:nth-child(2)`)).trim();
 
   step = "server page";
   await page.click('nav.nav a[href="/console/admin/node"]');

@@ -1,12 +1,14 @@
 // A broadcaster's dashboard in headless Chromium, at desktop and phone sizes:
-//   node web/tests/dashboard.mjs BASE EMAIL PASSWORD OWN_CHANNEL OTHER_CHANNEL SCREENSHOT
+//   node web/tests/dashboard.mjs BASE EMAIL PASSWORD OWN_CHANNEL OTHER_CHANNEL WARNED_CHANNEL SCREENSHOT
 // Dark or light as the system prefers. Their own live channel is a card with its health chart
 // and a title that opens the channel's
-// console page; another user's live channel is only listed, with a link to the player. Saves
+// console page; another user's live channel is only listed, with a link to the player; an own
+// channel whose keyframes are further apart than its segments shows a warning; the channel page
+// plays a preview of the stream. Saves
 // SCREENSHOT without `.png` + `-desktop.png` / `-phone.png` / `-phone-light.png` either way. One JSON report.
 import { failureShots, finish, launch, signIn } from "./lib.mjs";
 
-const [base, email, password, own, other, screenshot] = process.argv.slice(2);
+const [base, email, password, own, other, warned, screenshot] = process.argv.slice(2);
 const LIMIT = 40_000;
 const stem = screenshot.replace(/\.png$/, "");
 
@@ -24,6 +26,12 @@ try {
   await page.waitForSelector(`#others li[data-channel="${other}"] a`, { timeout: LIMIT });
   report.otherHref = await page.getAttribute(`#others li[data-channel="${other}"] a`, "href");
   report.otherHasCard = (await page.$(`article.card[data-channel="${other}"]`)) !== null;
+  report.step = "health warning";
+  const warnedList = `article.card[data-channel="${warned}"] ul.warnings`;
+  await page.waitForSelector(warnedList, { timeout: LIMIT });
+  report.warnings = await page.getAttribute(warnedList, "data-warnings");
+  report.warningText = await page.textContent(warnedList);
+  report.ownWarnings = (await page.$(`${card} ul.warnings`)) !== null;
   await page.screenshot({ path: `${stem}-desktop.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(500);
@@ -40,6 +48,15 @@ try {
   await page.click(`${card} a.title`);
   await page.waitForURL(/\/console\/channels\/[^/]+$/, { timeout: LIMIT });
   report.channelPage = new URL(page.url()).pathname;
+  report.step = "preview on the channel page";
+  await page.waitForFunction(() => document.querySelector("#preview video")?.currentTime > 0.5, null, { timeout: LIMIT });
+  report.previewWidth = await page.$eval("#preview video", (v) => v.videoWidth);
+  report.channelPhoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  await page.screenshot({ path: `${stem}-channel-phone-light.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: `${stem}-channel-desktop.png`, fullPage: true });
   report.ok = true;
 } catch (e) {
   report.error = String(e);

@@ -386,6 +386,7 @@ impl DeliveryLog for Db {
                     delivery_id: &rec.delivery_id,
                     event_id: &rec.event_id,
                     event_kind: &rec.event_kind,
+                    test: rec.test,
                     attempt: i64::from(rec.attempt),
                     status: rec.status.map(i64::from),
                     error: rec.error.as_deref(),

@@ -292,8 +292,10 @@ async fn channel_and_recordings_pages_in_chromium() {
 /// user's public stream is listed with a link to the player), and a card's title opens the
 /// channel's console page; the player names the channel (page title, heading, audience),
 /// shows its statistics only once they have values, explains a channel that does not exist,
-/// and shows "offline" as a state rather than an error. Screenshots of the dashboard at desktop
-/// and phone sizes, dark and light, go to `target/browser-screenshots/dashboard-*.png`.
+/// and shows "offline" as a state rather than an error. An own channel whose keyframes are
+/// further apart than its segments is warned about; the channel page previews the stream.
+/// Screenshots of the dashboard and channel page at desktop and phone sizes, dark and light, go
+/// to `target/browser-screenshots/dashboard-*.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_and_player_name_and_scope_streams() {
     let _turn = one_at_a_time().await;
@@ -309,11 +311,21 @@ async fn dashboard_and_player_name_and_scope_streams() {
         .await;
     assert_eq!(s, 200);
     let (_, _, beta_key) = channel_with_device(&bob, "beta").await;
+    // Half-second segments for the fixture's one-second keyframe interval: warned about.
+    let (gamma_id, _, gamma_key) = channel_with_device(&alice, "gamma").await;
+    let (s, body) = alice
+        .patch(
+            &format!("/api/v1/channels/{gamma_id}"),
+            json!({"segment_duration_ms": 500, "part_duration_ms": 100}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
     let mut pushers = [
         push_looped(&node, &alpha_key),
         push_looped(&node, &beta_key),
+        push_looped(&node, &gamma_key),
     ];
-    for slug in ["alpha", "beta"] {
+    for slug in ["alpha", "beta", "gamma"] {
         wait_ok(
             &node.url(&format!("/live/{slug}/index.m3u8")),
             Duration::from_secs(20),
@@ -365,6 +377,7 @@ async fn dashboard_and_player_name_and_scope_streams() {
             "correct horse battery staple".into(),
             "alpha".into(),
             "beta".into(),
+            "gamma".into(),
         ],
         "dashboard".into(),
     )
@@ -378,6 +391,17 @@ async fn dashboard_and_player_name_and_scope_streams() {
     );
     assert_eq!(r["otherHref"], "/watch/beta", "{r}");
     assert_eq!(r["otherHasCard"], false, "{r}");
+    assert_eq!(r["warnings"], "keyframe_interval", "{r}");
+    assert!(
+        r["warningText"]
+            .as_str()
+            .unwrap()
+            .contains("longer than the 0.5 s segments"),
+        "{r}"
+    );
+    assert_eq!(r["ownWarnings"], false, "{r}");
+    assert_eq!(r["previewWidth"], 320, "{r}");
+    assert_eq!(r["channelPhoneOverflow"], false, "{r}");
     assert_eq!(r["phoneOverflow"], false, "{r}");
     assert_eq!(r["darkBackground"], "rgb(17, 17, 17)", "{r}");
     assert_eq!(r["lightBackground"], "rgb(247, 247, 248)", "{r}");

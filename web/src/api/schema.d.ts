@@ -930,6 +930,11 @@ export interface components {
             ip?: string | null;
             result: string;
             target_id?: string | null;
+            /**
+             * @description What the target is called now (a user's e-mail, a channel's slug, a device's or token's
+             *     name, a webhook's URL, a recording's channel); `None` once it is gone.
+             */
+            target_name?: string | null;
             target_type?: string | null;
         };
         AuditList: {
@@ -1593,6 +1598,8 @@ export interface components {
             /** Format: int64 */
             status?: number | null;
             succeeded: boolean;
+            /** @description Sent with "send a test event". */
+            test: boolean;
             webhook_id: string;
         };
         WebhookList: {

@@ -37,6 +37,9 @@ pub struct AuditEntry {
     pub action: String,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
+    /// What the target is called now (a user's e-mail, a channel's slug, a device's or token's
+    /// name, a webhook's URL, a recording's channel); `None` once it is gone.
+    pub target_name: Option<String>,
     pub ip: Option<String>,
     pub result: String,
     pub detail: Option<String>,
@@ -51,6 +54,7 @@ fn from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
         action: r.try_get("action")?,
         target_type: r.try_get("target_type")?,
         target_id: r.try_get("target_id")?,
+        target_name: r.try_get("target_name")?,
         ip: r.try_get("ip")?,
         result: r.try_get("result")?,
         detail: r.try_get("detail")?,
@@ -109,11 +113,19 @@ impl Db {
     /// Entries, newest first.
     pub async fn list_audit(&self, f: &AuditFilter<'_>, page: Page) -> DbResult<Vec<AuditEntry>> {
         let rows = sqlx::query(
-            "SELECT * FROM audit_log
-             WHERE ($1 = '' OR actor_id = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR target_id = $3)
-               AND ($6 = '' OR actor_id = $6 OR actor = $6) AND ($7 = '' OR target_type = $7)
-               AND at >= $8 AND at < $9
-             ORDER BY at DESC, id DESC LIMIT $4 OFFSET $5",
+            "SELECT a.*, COALESCE(u.email, c.slug, d.name, t.name, w.url, r.channel_slug) AS target_name
+             FROM audit_log a
+             LEFT JOIN users u ON a.target_type = 'user' AND u.id = a.target_id
+             LEFT JOIN channels c ON a.target_type = 'channel' AND c.id = a.target_id
+             LEFT JOIN devices d ON a.target_type = 'device' AND d.id = a.target_id
+             LEFT JOIN api_tokens t ON a.target_type = 'token' AND t.id = a.target_id
+             LEFT JOIN webhooks w ON a.target_type = 'webhook' AND w.id = a.target_id
+             LEFT JOIN recordings r ON a.target_type = 'recording' AND r.id = a.target_id
+             WHERE ($1 = '' OR a.actor_id = $1) AND ($2 = '' OR a.action = $2)
+               AND ($3 = '' OR a.target_id = $3)
+               AND ($6 = '' OR a.actor_id = $6 OR a.actor = $6) AND ($7 = '' OR a.target_type = $7)
+               AND a.at >= $8 AND a.at < $9
+             ORDER BY a.at DESC, a.id DESC LIMIT $4 OFFSET $5",
         )
         .bind(f.actor_id.unwrap_or(""))
         .bind(f.action.unwrap_or(""))

@@ -118,8 +118,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         4,
-        "recording start and sizes",
-        include_str!("../../migrations/0004_recording_start.sql"),
+        "recording start and sizes, test deliveries",
+        include_str!("../../migrations/0004_console_fixes.sql"),
     ),
 ];
 

@@ -45,6 +45,8 @@ pub struct WebhookDelivery {
     pub delivery_id: String,
     pub event_id: String,
     pub event_kind: String,
+    /// Sent with "send a test event".
+    pub test: bool,
     pub attempt: i64,
     pub status: Option<i64>,
     pub error: Option<String>,
@@ -63,6 +65,7 @@ fn delivery_from_row(r: &AnyRow) -> Result<WebhookDelivery, sqlx::Error> {
         delivery_id: r.try_get("delivery_id")?,
         event_id: r.try_get("event_id")?,
         event_kind: r.try_get("event_kind")?,
+        test: get_bool(r, "test")?,
         attempt: r.try_get("attempt")?,
         status: r.try_get("status")?,
         error: r.try_get("error")?,
@@ -87,6 +90,7 @@ pub struct NewDelivery<'a> {
     pub delivery_id: &'a str,
     pub event_id: &'a str,
     pub event_kind: &'a str,
+    pub test: bool,
     pub attempt: i64,
     pub status: Option<i64>,
     pub error: Option<&'a str>,
@@ -231,8 +235,8 @@ impl Db {
     pub async fn record_delivery(&self, d: NewDelivery<'_>) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO webhook_deliveries (id, webhook_id, delivery_id, event_id, event_kind, attempt, status, error,
-                 duration_ms, succeeded, final, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 duration_ms, succeeded, final, at, test)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(new_id())
         .bind(d.webhook_id)
@@ -246,6 +250,7 @@ impl Db {
         .bind(i64::from(d.succeeded))
         .bind(i64::from(d.final_attempt))
         .bind(d.at)
+        .bind(i64::from(d.test))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -123,6 +123,8 @@ pub struct AttemptRecord {
     pub event_id: String,
     /// `publish.started`, …
     pub event_kind: String,
+    /// A test event (see `WebhookEvent::test`).
+    pub test: bool,
     /// 1-based.
     pub attempt: u32,
     /// HTTP status, if a response arrived.
@@ -175,6 +177,7 @@ struct Job {
     delivery_id: String,
     event_id: Arc<str>,
     kind: EventKind,
+    test: bool,
     body: Bytes,
     endpoint: Endpoint,
 }
@@ -236,6 +239,7 @@ impl Dispatcher {
             }
         };
         let kind = event.kind();
+        let test = event.test;
         let event_id: Arc<str> = event.id.into();
         let (mut full, mut closed) = (0, 0);
         for endpoint in endpoints {
@@ -243,6 +247,7 @@ impl Dispatcher {
                 delivery_id: ulid::Ulid::generate().to_string(),
                 event_id: event_id.clone(),
                 kind,
+                test,
                 body: body.clone(),
                 endpoint,
             };
@@ -456,6 +461,7 @@ async fn deliver(ctx: Arc<Ctx>, job: Job, _active: OwnedSemaphorePermit) {
                 endpoint_id: job.endpoint.id.clone(),
                 event_id: job.event_id.to_string(),
                 event_kind: job.kind.as_str().to_owned(),
+                test: job.test,
                 attempt,
                 status: result.status,
                 error: result.error,

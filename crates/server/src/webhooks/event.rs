@@ -45,6 +45,10 @@ pub struct WebhookEvent {
     /// The `type` tag and its `data`.
     #[serde(flatten)]
     pub data: EventData,
+    /// `true` only on an event sent with "send a test event" (channel `test`): receivers can
+    /// tell it from a real one. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// The event types and their payloads.
@@ -184,6 +188,7 @@ impl WebhookEvent {
             id: ulid::Ulid::generate().to_string(),
             occurred_at: humantime::format_rfc3339_millis(when).to_string(),
             data,
+            test: false,
         }
     }
 

@@ -310,6 +310,7 @@ async fn webhooks(backend: Backend) {
             delivery_id: "del-1",
             event_id: "ev-1",
             event_kind: "publish.started",
+            test: attempt == 2,
             attempt,
             status: (attempt == 3).then_some(200),
             error: (attempt < 3).then_some("connection refused"),
@@ -324,6 +325,10 @@ async fn webhooks(backend: Backend) {
     let d = db.list_deliveries(&w1.id, Page::default()).await.unwrap();
     assert_eq!(d.iter().map(|d| d.attempt).collect::<Vec<_>>(), [3, 2, 1]);
     assert!(d[0].succeeded && d[0].final_attempt);
+    assert_eq!(
+        d.iter().map(|d| d.test).collect::<Vec<_>>(),
+        [false, true, false]
+    );
     assert_eq!(d[0].status, Some(200));
     assert_eq!(d[1].error.as_deref(), Some("connection refused"));
     assert!(!d[1].succeeded && !d[1].final_attempt);

@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../api/client";
 import { StatsChart } from "../chart";
 import { ConnectEncoder } from "../encoder";
+import { HlsVideo } from "../hlsvideo";
 import { useLive } from "../live";
 import { navigate } from "../router";
 import { Copyable, ErrorText, Loading, Page, fmtBitrate, formValues, useAction, useLoad } from "../ui";
@@ -344,7 +345,13 @@ function LivePanel({ c }: { c: Channel }) {
         <p class="muted" id="keyframe-interval">keyframe interval {(stream.health.keyframe_interval_ms / 1000).toFixed(1)} s</p>
       )}
       <HealthWarnings s={stream} />
-      <StatsChart samples={live.history(c.slug)} label={c.slug} />
+      <div class="live-row">
+        {/* What viewers see, as they see it (issue #12: no preview on the channel page). */}
+        <div id="preview">
+          <HlsVideo class="preview" live src={`/live/${encodeURIComponent(c.slug)}/index.m3u8`} />
+        </div>
+        <StatsChart samples={live.history(c.slug)} label={c.slug} />
+      </div>
     </div>
   );
 }

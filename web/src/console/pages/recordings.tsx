@@ -1,45 +1,20 @@
 // Recordings (past broadcasts as VOD): the list with thumbnail, duration and size, playing one
 // in the page, MP4 download, a shareable signed link, deleting, and each channel's recording
 // and retention setting.
-import { useEffect, useRef, useState } from "preact/hooks";
-import type Hls from "hls.js";
+import { useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../api/client";
 import { Copyable, ErrorText, Loading, Page, fmtBytes, fmtDuration, fmtMs, formValues, useAction, useLoad } from "../ui";
+import { HlsVideo } from "../hlsvideo";
 import { PAGE_SIZE, Pager, paged } from "../paging";
 import type { ChannelView } from "./channels";
 
 type Recording = Schemas["Recording"];
 
-/** Plays a recording's HLS playlist (the console session authorizes it) with hls.js. */
+/** Plays a recording's HLS playlist in the page. */
 function Player({ r }: { r: Recording }) {
-  const video = useRef<HTMLVideoElement>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    let hls: Hls | null = null;
-    let gone = false;
-    const src = `/vod/${encodeURIComponent(r.id)}/index.m3u8`;
-    const el = video.current!;
-    if (el.canPlayType("application/vnd.apple.mpegurl")) {
-      el.src = src;
-    } else {
-      void import("hls.js").then(({ default: H }) => {
-        if (gone) return;
-        if (!H.isSupported()) return setError("This browser cannot play HLS.");
-        hls = new H();
-        hls.on(H.Events.ERROR, (_e, data) => data.fatal && setError(`Playback failed: ${data.details}`));
-        hls.loadSource(src);
-        hls.attachMedia(el);
-      });
-    }
-    return () => {
-      gone = true;
-      hls?.destroy();
-    };
-  }, [r.id]);
   return (
     <div class="panel" id="vod-player" data-recording={r.id}>
-      <video ref={video} class="vod" controls autoplay muted playsInline />
-      <ErrorText error={error} />
+      <HlsVideo class="vod" src={`/vod/${encodeURIComponent(r.id)}/index.m3u8`} />
     </div>
   );
 }

@@ -336,6 +336,7 @@ fn test_event(kind: &str) -> WebhookEvent {
     };
     WebhookEvent {
         id,
+        test: true,
         ..WebhookEvent::new(data)
     }
 }

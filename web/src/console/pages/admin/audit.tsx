@@ -81,11 +81,14 @@ function EntryRow({ e }: { e: Entry }) {
           {e.action}
         </a>
       </td>
-      <td>
+      <td data-label="Target" data-field="target">
         {e.target_type ? (
-          <a href={filterHref(e.target_id ? { target_type: e.target_type, target_id: e.target_id } : { target_type: e.target_type })} title="Only this target">
-            {e.target_type}
-            {e.target_id ? ` ${e.target_id}` : ""}
+          // The target by its current name; its id (for the filter and deleted targets) on hover.
+          <a
+            href={filterHref(e.target_id ? { target_type: e.target_type, target_id: e.target_id } : { target_type: e.target_type })}
+            title={e.target_id ? `${e.target_type} ${e.target_id} — only this target` : "Only this target"}
+          >
+            {e.target_type} {e.target_name ?? (e.target_id ? <span class="muted">{e.target_id} (deleted)</span> : "")}
           </a>
         ) : (
           "—"

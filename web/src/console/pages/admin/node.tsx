@@ -72,7 +72,7 @@ export function AdminNode() {
             {fact("rtmp_url", "RTMP URL", i.rtmp_url)}
             {fact("publish_auth", "Publish authorization", i.publish_auth === "open" ? "open (any stream name, no key: development only)" : i.publish_auth)}
             {fact("public_url", "Public URL", i.public_url ?? "—")}
-            {fact("allow_signup", "Sign-up", i.allow_signup ? "allowed" : "off")}
+            {fact("allow_signup", "Sign-up", i.allow_signup ? `allowed (new accounts are ${i.signup_role}s once verified)` : "off")}
           </dl>
         ) : (
           <Loading error={info.error} />

@@ -238,10 +238,11 @@ function DeliveryRow({ d }: { d: Delivery }) {
       data-status={d.status ?? ""}
       data-succeeded={String(d.succeeded)}
       data-attempt={d.attempt}
+      data-test={String(d.test)}
     >
       <td class="nowrap">{fmtMs(d.at)}</td>
       <td>
-        {d.event_kind}
+        {d.event_kind} {d.test && <span class="badge" title="Sent with “Send test”: channel test, not a real broadcast">test</span>}
         <br />
         <span class="muted small">{d.event_id}</span>
       </td>
