@@ -25,12 +25,11 @@ use crate::stream::{PublishError, Publisher, Registry};
 /// How long a takeover waits for the replaced publisher to let go of the channel.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(3);
 
-/// RTMP connections served at once; more are refused at accept.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
-/// Connections one address may hold before a publish is accepted (`--max-rtmp-pending-per-ip`).
-pub const DEFAULT_MAX_PENDING_PER_IP: usize = 8;
-/// Partial-message bytes all connections may hold together (`--rtmp-buffer-budget`).
-pub const DEFAULT_BUFFER_BUDGET: usize = 256 * 1024 * 1024;
+pub use crate::config::limits::{
+    DEFAULT_RTMP_BUFFER_BUDGET as DEFAULT_BUFFER_BUDGET,
+    DEFAULT_RTMP_CONNECTIONS as DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RTMP_PENDING_PER_IP as DEFAULT_MAX_PENDING_PER_IP,
+};
 /// Socket reads go into blocks of this size; message payloads are slices of them.
 const READ_BLOCK: usize = 64 * 1024;
 /// A new block is taken when less than this is left in the current one.

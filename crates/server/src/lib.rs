@@ -205,7 +205,7 @@ impl Server {
                     .on_publish_url
                     .as_ref()
                     .map(|url| {
-                        webhooks::on_publish::OnPublishCallback::new(
+                        auth::on_publish::OnPublishCallback::new(
                             url.clone(),
                             client.clone(),
                             Duration::from_secs(5),
@@ -217,7 +217,7 @@ impl Server {
                     .on_publish_done_url
                     .as_ref()
                     .map(|url| {
-                        webhooks::on_publish::OnPublishDone::new(
+                        auth::on_publish::OnPublishDone::new(
                             url.clone(),
                             client.clone(),
                             Duration::from_secs(5),
@@ -225,7 +225,7 @@ impl Server {
                     })
                     .transpose()
                     .map_err(|e| StartError::OnPublish(e.to_string()))?;
-                Arc::new(webhooks::on_publish::OnPublishAuthorizer::with_done(
+                Arc::new(auth::on_publish::OnPublishAuthorizer::with_done(
                     authorizer, callback, done,
                 )) as Arc<dyn PublishAuthorizer>
             } else {
@@ -256,6 +256,7 @@ impl Server {
             store: storage.store().clone(),
             storage: storage.clone(),
             started: std::time::SystemTime::now(),
+            event_subscribers: Default::default(),
         };
         let app = http::router(state);
         http::serve::check_open_file_limit(

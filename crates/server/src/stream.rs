@@ -34,13 +34,7 @@ pub struct StreamConfig {
     pub ended_retention: Duration,
 }
 
-/// Viewer protocols counted separately.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    Hls,
-    LlHls,
-    Flv,
-}
+pub use crate::viewers::Protocol;
 
 /// Counters of one stream.
 #[derive(Debug, Default)]

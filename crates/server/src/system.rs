@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::db::webhooks::NewDelivery;
 use crate::mail::Mailer;
 use crate::publishers::LivePublishers;
-use crate::security::ratelimit::{AddrLimiter, RateLimit, RateLimiter};
+use crate::security::ratelimit::{AddrLimiter, RateLimiter};
 use crate::security::secret;
 use crate::security::signed_url::SigningKeys;
 use crate::stream::Registry;
@@ -21,47 +21,7 @@ use crate::webhooks::{AttemptRecord, DeliveryLog, Dispatcher, Endpoint, WebhookE
 /// Keys tracked at most by each rate limiter.
 pub const MAX_LIMITER_KEYS: usize = 100_000;
 
-/// Rate limits and lockout policy. Defaults suit production; tests shrink them.
-#[derive(Clone, Debug)]
-pub struct LimitSettings {
-    /// Login attempts per client IP.
-    pub login_per_ip: RateLimit,
-    /// Consecutive failed logins after which an account is locked …
-    pub lockout_threshold: i64,
-    /// … for this long.
-    pub lockout: Duration,
-    /// Failed stream-key lookups per publisher IP.
-    pub stream_key_failures_per_ip: RateLimit,
-    /// Sign-ups, verification and reset mails per client IP.
-    pub mail_per_ip: RateLimit,
-    /// Webhook test events per user.
-    pub webhook_tests_per_user: RateLimit,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            login_per_ip: RateLimit {
-                max: 30,
-                per: Duration::from_secs(300),
-            },
-            lockout_threshold: 5,
-            lockout: Duration::from_secs(15 * 60),
-            stream_key_failures_per_ip: RateLimit {
-                max: 10,
-                per: Duration::from_secs(60),
-            },
-            mail_per_ip: RateLimit {
-                max: 10,
-                per: Duration::from_secs(3600),
-            },
-            webhook_tests_per_user: RateLimit {
-                max: 10,
-                per: Duration::from_secs(60),
-            },
-        }
-    }
-}
+pub use crate::config::limits::LimitSettings;
 
 pub struct Limiters {
     pub login_ip: AddrLimiter,
@@ -166,8 +126,6 @@ pub struct System {
     pub playback_grants: crate::channel_cache::GrantCache,
     /// Wakes the recordings sweeper before its hour is up (a deleted channel's recordings).
     pub recordings_sweep: tokio::sync::Notify,
-    /// Open live statistics streams, under their caps.
-    pub event_subscribers: crate::http::api::streams::EventSubscribers,
     webhooks: Dispatcher,
     /// Passwords hashed through [`System::hash_password`].
     password_hashes: AtomicU64,
@@ -283,7 +241,6 @@ impl System {
             channels: Default::default(),
             playback_grants: Default::default(),
             recordings_sweep: Default::default(),
-            event_subscribers: Default::default(),
             webhooks,
             password_hashes: AtomicU64::new(0),
         }))
@@ -309,10 +266,11 @@ impl System {
 
     /// The base URL for URLs handed back to the client of a request: `--public-url`, else the
     /// address that client used (`origin`), else the listener's.
-    pub fn public_url_for(&self, origin: Option<&crate::http::origin::RequestOrigin>) -> String {
+    /// `origin` is the request's `scheme://host[:port]` (see `http::origin`).
+    pub fn public_url_for(&self, origin: Option<String>) -> String {
         match (&self.settings.public_url, origin) {
             (Some(u), _) => u.clone(),
-            (None, Some(o)) => o.base(),
+            (None, Some(o)) => o,
             (None, None) => self.public_url(),
         }
     }

@@ -14,7 +14,13 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, header};
 use parking_lot::Mutex;
 
-use crate::stream::Protocol;
+/// Viewer protocols counted separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Hls,
+    LlHls,
+    Flv,
+}
 
 /// How long an HLS client counts as watching after its last request.
 pub const HLS_VIEWER_WINDOW: Duration = Duration::from_secs(15);

@@ -4,6 +4,7 @@
 //! stream keys up in the database (the default); [`ChannelNameAuthorizer`] maps the stream name
 //! to the channel of the same name, without credentials (`--publish-auth open`).
 
+pub mod on_publish;
 pub mod stream_key;
 
 use std::future::Future;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub storage: Arc<crate::store::sink::Storage>,
     /// When this node started.
     pub started: std::time::SystemTime,
+    /// Open `/api/v1/streams/events` subscriptions, by user and address.
+    pub event_subscribers: Arc<api::streams::EventSubscribers>,
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle.

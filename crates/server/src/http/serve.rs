@@ -51,22 +51,11 @@ use tower_service::Service as _;
 use crate::security::ratelimit::AddrKey;
 use crate::security::slots::Slots;
 
-/// Default `--max-http-connections`.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
-/// Default `--max-http-connections-per-ip`: a NAT or a campus network puts many viewers behind
-/// one address (one connection per HTTP-FLV viewer, one or two per LL-HLS player on HTTP/1.1).
-pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1024;
-/// Default `--http-header-timeout`: a request head is one packet, a TLS handshake two round
-/// trips; ten seconds leaves room for a poor mobile link.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default `--http-idle-timeout`: longer than the 60 s an nginx edge keeps idle upstream
-/// connections (deploy/nginx-cdn.conf), so the edge, not the origin, closes them and never
-/// sends a request on a connection the origin is closing.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
-/// Default `--max-event-subscribers-per-user`: one per open console tab.
-pub const DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_USER: usize = 8;
-/// Default `--max-event-subscribers-per-ip`: several users behind one NAT.
-pub const DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_IP: usize = 64;
+pub use crate::config::limits::{
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_IP,
+    DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_USER, HttpLimits,
+};
 
 /// HTTP/2 streams a connection may have open at once (RFC 9113 §6.5.2 advises at least 100): a
 /// player needs a few (a blocking reload, a preload-hinted part, a segment).
@@ -107,32 +96,6 @@ pub fn check_open_file_limit(max_http: usize, max_rtmp: usize) {
             "the open-file limit (ulimit -n; systemd LimitNOFILE) is below --max-http-connections \
              + --max-rtmp-connections + {RESERVED_FDS}: raise it or lower the caps"
         );
-    }
-}
-
-/// Limits on HTTP clients (`--max-http-connections` and the settings next to it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpLimits {
-    pub max_connections: usize,
-    pub max_connections_per_ip: usize,
-    pub header_timeout: Duration,
-    pub idle_timeout: Duration,
-    /// Concurrent `/api/v1/streams/events` subscribers per signed-in user …
-    pub max_event_subscribers_per_user: usize,
-    /// … and per client address (behind `--trusted-proxies`, the forwarded client).
-    pub max_event_subscribers_per_ip: usize,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
-            header_timeout: DEFAULT_HEADER_TIMEOUT,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            max_event_subscribers_per_user: DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_USER,
-            max_event_subscribers_per_ip: DEFAULT_MAX_EVENT_SUBSCRIBERS_PER_IP,
-        }
     }
 }
 

@@ -12,7 +12,6 @@
 //!   in order with bounded concurrency, retries and backoff; the stored playlists are rewritten
 //!   after the objects they name are stored.
 
-pub mod config;
 pub mod layout;
 pub mod sink;
 pub mod spool;
@@ -27,7 +26,7 @@ use object_store::{
     Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
 };
 
-pub use config::{Backend, StorageArgs, StorageSettings};
+pub use crate::config::storage::{Backend, StorageArgs, StorageSettings};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -20,15 +20,9 @@
 //!   rebinding cannot slip past). `--webhook-allow-private-targets` lifts the rule for
 //!   on-premise receivers.
 //!
-//! # `on_publish`
-//!
-//! [`on_publish`] lets operators keep an existing nginx-rtmp auth backend: the same form POST,
-//! the same reading of the answer (2xx allow, 3xx rename, anything else deny), wrapped around
-//! any [`crate::auth::PublishAuthorizer`].
-//!
-//! Unlike webhooks, its URLs come from the operator's own configuration (not from API users),
-//! so they may point anywhere, loopback and private networks included: it uses
-//! [`http_client`], without the destination rule of [`target`].
+//! The nginx-rtmp compatible `on_publish` callbacks (a publish authorizer, in `auth`) use this
+//! module's [`http_client`] too, without the destination rule of [`target`]: their URLs come
+//! from the operator's own configuration, not from API users.
 //!
 //! # HTTP client
 //!
@@ -39,12 +33,11 @@
 pub mod dispatcher;
 pub mod endpoint;
 pub mod event;
-pub mod on_publish;
 pub mod signature;
 pub mod target;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use std::time::Duration;
 
@@ -55,10 +48,6 @@ pub use endpoint::{
 pub use event::{
     EndReason, EventData, EventKind, PublishRef, PublishStarted, PublishStopped, RecordDone,
     WebhookEvent,
-};
-pub use on_publish::{
-    OnPublishAuthorizer, OnPublishCallback, OnPublishDone, OnPublishError, OnPublishOutcome,
-    OnPublishRequest,
 };
 
 /// `User-Agent` of every outgoing request made with [`http_client`].

@@ -689,7 +689,7 @@ async fn playback_url(
         None,
     )
     .await;
-    let base = sys.public_url_for(origin.as_ref());
+    let base = sys.public_url_for(origin.as_ref().map(|o| o.base()));
     Ok(Json(PlaybackUrls {
         hls: format!("{base}{}", signed[0]),
         ts: format!("{base}{}", signed[1]),

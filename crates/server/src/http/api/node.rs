@@ -99,7 +99,7 @@ async fn node_info(
         public_url: s.public_url.clone(),
         allow_signup: s.allow_signup,
         signup_role: s.signup_role,
-        public_base: state.sys.public_url_for(origin.as_ref()),
+        public_base: state.sys.public_url_for(origin.as_ref().map(|o| o.base())),
         segment_duration_ms: s.segment_duration.as_millis() as u64,
         part_duration_ms: s.part_duration.as_millis() as u64,
     })

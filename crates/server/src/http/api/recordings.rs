@@ -197,7 +197,7 @@ async fn recording_playback_url(
         },
     )
     .map_err(|e| Problem::internal(&e))?;
-    let base = sys.public_url_for(origin.as_ref());
+    let base = sys.public_url_for(origin.as_ref().map(|o| o.base()));
     Ok(Json(VodUrls {
         hls: format!("{base}/vod/{id}/index.m3u8?token={token}"),
         ts: format!("{base}/vod/{id}/ts/index.m3u8?token={token}"),

@@ -220,11 +220,10 @@ async fn stream_events(
     Problem,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let subscription = state.sys.event_subscribers.subscribe(
-        &state.sys.settings.http_limits,
-        caller.as_ref(),
-        ip,
-    )?;
+    let subscription =
+        state
+            .event_subscribers
+            .subscribe(&state.sys.settings.http_limits, caller.as_ref(), ip)?;
     let viewer = caller.map(|c| (c, credential_digest(&headers)));
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(EVENT_EVERY);

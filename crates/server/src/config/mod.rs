@@ -8,6 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
+pub mod limits;
+pub mod storage;
+
 /// `onair serve` options. Every one can also be set in the `--config` TOML file under the same
 /// name (kebab-case), or with its `ONAIR_*` environment variable.
 #[derive(Args, Debug, Default, Deserialize, Clone)]
@@ -177,7 +180,7 @@ pub struct ServeArgs {
     pub dvr_window: Option<f64>,
     /// Object storage (`[storage]` table in the TOML file).
     #[command(flatten)]
-    pub storage: crate::store::StorageArgs,
+    pub storage: storage::StorageArgs,
     /// Bearer token `/metrics` requires (it names every live channel, private ones included)
     /// [default: none: /metrics is open; firewall it].
     #[arg(long, env = "ONAIR_METRICS_TOKEN", hide_env_values = true)]
@@ -230,7 +233,7 @@ pub struct Settings {
     pub rtmp_buffer_budget: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Connection caps and timeouts of the HTTP listener, event-stream subscriber caps.
-    pub http_limits: crate::http::serve::HttpLimits,
+    pub http_limits: limits::HttpLimits,
     pub log_json: bool,
     /// `None`: SQLite in the data directory.
     pub database_url: Option<String>,
@@ -257,14 +260,14 @@ pub struct Settings {
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub metrics_token: Option<String>,
-    pub storage: crate::store::StorageSettings,
+    pub storage: storage::StorageSettings,
     pub dvr_window: Duration,
     /// Web assets from disk instead of the embedded build.
     pub web_dir: Option<PathBuf>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Rate limits and lockout (not settable from the command line).
-    pub limits: crate::system::LimitSettings,
+    pub limits: limits::LimitSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -478,7 +481,7 @@ impl ServeArgs {
             storage: self
                 .storage
                 .resolve(&file.storage, &pick!(data_dir, PathBuf::from("onair-data")))?,
-            limits: crate::system::LimitSettings::default(),
+            limits: limits::LimitSettings::default(),
             rtmp_listen: pick!(rtmp_listen, ([0, 0, 0, 0], 1935).into()),
             http_listen: pick!(http_listen, ([0, 0, 0, 0], 8080).into()),
             data_dir: pick!(data_dir, PathBuf::from("onair-data")),
@@ -493,11 +496,8 @@ impl ServeArgs {
                 0.0,
                 86400.0,
             )?,
-            max_rtmp_connections: pick!(
-                max_rtmp_connections,
-                crate::ingest::DEFAULT_MAX_CONNECTIONS
-            )
-            .max(1),
+            max_rtmp_connections: pick!(max_rtmp_connections, limits::DEFAULT_RTMP_CONNECTIONS)
+                .max(1),
             rtmp_handshake_timeout: secs(
                 "rtmp-handshake-timeout",
                 pick!(rtmp_handshake_timeout, 10.0),
@@ -518,13 +518,13 @@ impl ServeArgs {
             )?,
             max_rtmp_pending_per_ip: pick!(
                 max_rtmp_pending_per_ip,
-                crate::ingest::DEFAULT_MAX_PENDING_PER_IP
+                limits::DEFAULT_RTMP_PENDING_PER_IP
             ),
-            rtmp_buffer_budget: pick!(rtmp_buffer_budget, crate::ingest::DEFAULT_BUFFER_BUDGET)
+            rtmp_buffer_budget: pick!(rtmp_buffer_budget, limits::DEFAULT_RTMP_BUFFER_BUDGET)
                 .max(onair_rtmp::chunk::MAX_PARTIAL_BYTES),
             tls,
             http_limits: {
-                use crate::http::serve as d;
+                use limits as d;
                 d::HttpLimits {
                     max_connections: pick!(max_http_connections, d::DEFAULT_MAX_CONNECTIONS).max(1),
                     max_connections_per_ip: pick!(
@@ -582,7 +582,7 @@ mod tests {
         assert_eq!(s.part_duration, Duration::from_millis(200));
         assert!(!s.webhook_allow_private_targets);
         assert!(s.trusted_proxies.is_empty());
-        assert_eq!(s.http_limits, crate::http::serve::HttpLimits::default());
+        assert_eq!(s.http_limits, limits::HttpLimits::default());
     }
 
     #[test]
@@ -669,7 +669,7 @@ mod tests {
         let s = args.clone().resolve().unwrap();
         assert_eq!(
             s.storage.backend,
-            crate::store::Backend::S3 {
+            storage::Backend::S3 {
                 endpoint: Some("http://127.0.0.1:9000".into()),
                 region: "us-east-1".into(),
                 bucket: "live".into(),
@@ -684,7 +684,7 @@ mod tests {
         let s = args.clone().resolve().unwrap();
         assert_eq!(
             s.storage.backend,
-            crate::store::Backend::Local {
+            storage::Backend::Local {
                 dir: PathBuf::from("/srv/onair/store")
             }
         );

@@ -35,7 +35,7 @@
 //! * **anything else**, and any failure to get an answer (connection error, **timeout**):
 //!   deny. The callback fails closed: if the auth backend is down, nobody publishes.
 //!
-//! The HTTP client must not follow redirects ([`super::http_client`]); a response that comes
+//! The HTTP client must not follow redirects ([`crate::webhooks::http_client`]); a response that comes
 //! from another URL than the one configured is refused as a misconfiguration.
 //!
 //! `on_publish_done` ([`OnPublishDone`]) sends the same fields with `call=publish_done` and no
@@ -50,11 +50,11 @@ use std::time::Duration;
 use reqwest::header::LOCATION;
 use tokio::task::JoinHandle;
 
-use super::endpoint::{UrlError, validate_endpoint_url};
 use crate::auth::{
     AuthFuture, HookFuture, PublishAuthorizer, PublishDenied, PublishEnded, PublishRequest,
     PublishStarted, is_valid_channel_name,
 };
+use crate::webhooks::endpoint::{UrlError, validate_endpoint_url};
 
 /// Longest stream name a redirect may set (nginx-rtmp's `NGX_RTMP_MAX_NAME`).
 pub const MAX_NAME_LEN: usize = 256;
@@ -183,7 +183,7 @@ impl OnPublishRequest {
 #[derive(Clone, Debug)]
 pub struct OnPublishCallback {
     pub url: String,
-    /// Must not follow redirects ([`super::http_client`]).
+    /// Must not follow redirects ([`crate::webhooks::http_client`]).
     pub client: reqwest::Client,
     /// Whole-request timeout; when it passes, the publish is denied.
     pub timeout: Duration,
@@ -306,7 +306,7 @@ async fn post(
             if e.is_timeout() {
                 OnPublishError::Timeout(timeout)
             } else {
-                OnPublishError::Request(super::describe_error(e, MAX_ERROR_LEN))
+                OnPublishError::Request(crate::webhooks::describe_error(e, MAX_ERROR_LEN))
             }
         })?;
     if reqwest::Url::parse(url).ok().as_ref() != Some(resp.url()) {
