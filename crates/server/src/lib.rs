@@ -8,7 +8,8 @@
 pub mod auth;
 pub mod channel_cache;
 pub mod config;
-pub mod db;
+/// The metadata repository (crate `onair-db`), under its old path.
+pub use onair_db as db;
 pub mod health;
 pub mod http;
 pub mod hub;

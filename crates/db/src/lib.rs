@@ -6,7 +6,11 @@
 //! driver. To keep one schema and one row mapping for both, columns are only `TEXT` and `BIGINT`:
 //! times are Unix milliseconds, flags 0/1, identifiers ULIDs. Placeholders are `$1, $2, …`, which
 //! both databases accept. Migrations (`migrations/*.sql`) are compiled into the binary and applied
-//! at start-up.
+//! at start-up, from the `MIGRATIONS` list: `sqlx::migrate!` would read the same directory,
+//! but needs sqlx's proc-macro crates (and their build time) for what five lines do here.
+//!
+//! This crate depends on no other OnAir crate: the server's services (accounts, channels,
+//! recordings, playback authorization) call it, never the other way round.
 
 pub mod audit;
 pub mod channels;
@@ -104,22 +108,22 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "system management",
-        include_str!("../../migrations/0001_system_management.sql"),
+        include_str!("../migrations/0001_system_management.sql"),
     ),
     (
         2,
         "playback epoch",
-        include_str!("../../migrations/0002_playback_epoch.sql"),
+        include_str!("../migrations/0002_playback_epoch.sql"),
     ),
     (
         3,
         "recordings",
-        include_str!("../../migrations/0003_recordings.sql"),
+        include_str!("../migrations/0003_recordings.sql"),
     ),
     (
         4,
         "recording start and sizes, test deliveries",
-        include_str!("../../migrations/0004_console_fixes.sql"),
+        include_str!("../migrations/0004_console_fixes.sql"),
     ),
 ];
 
@@ -226,19 +230,19 @@ pub fn new_id() -> String {
 }
 
 /// Maps a unique-constraint violation to [`DbError::Conflict`].
-pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+pub fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict(what),
         _ => DbError::from(e),
     }
 }
 
-pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
+pub fn get_bool(row: &AnyRow, col: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(col)? != 0)
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-pub(crate) fn like_pattern(s: &str) -> String {
+pub fn like_pattern(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
     for c in s.chars() {
