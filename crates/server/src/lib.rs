@@ -10,24 +10,20 @@ pub mod channel_cache;
 pub mod config;
 /// The metadata repository (crate `onair-db`), under its old path.
 pub use onair_db as db;
-pub mod health;
+/// The live edge (crate `onair-live`), under the old paths.
+pub use onair_live::{health, hub, playlists, publishers, viewers, window};
 pub mod http;
-pub mod hub;
 pub mod ingest;
 pub mod ingest_limits;
 pub mod mail;
 pub mod packager;
-pub mod playlists;
-pub mod publishers;
 pub mod recordings;
 pub mod security;
 pub mod store;
 pub mod stream;
 pub mod system;
 pub mod thumbnails;
-pub mod viewers;
 pub mod webhooks;
-pub mod window;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use http::{HeaderMap, header};
 use parking_lot::Mutex;
 
 /// Viewer protocols counted separately.
