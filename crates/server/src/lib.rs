@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod channel_cache;
+pub mod channel_events;
 pub mod config;
 /// The metadata repository (crate `onair-db`), under its old path.
 pub use onair_db as db;

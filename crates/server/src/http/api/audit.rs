@@ -10,13 +10,62 @@ use utoipa_axum::routes;
 use super::extract::Query;
 use super::validate::Check;
 use crate::db::Page;
-use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::db::audit::{AuditEntry, AuditFilter, AuditResult, NewAudit};
+use crate::db::users::User;
 use crate::http::caller::Caller;
 use crate::http::problem::ProblemBody;
 use crate::http::{AppState, Problem};
+use crate::system::System;
 
 /// Longest filter value accepted (ids, action names, e-mail addresses).
 const MAX_FILTER_LEN: usize = 256;
+
+/// Audits a successful action of a signed-in caller.
+pub(crate) async fn audit_ok(
+    sys: &System,
+    caller: &crate::http::caller::Caller,
+    action: &str,
+    target: Option<(&str, &str)>,
+    detail: Option<&str>,
+) {
+    audit(
+        sys,
+        Some(&caller.user),
+        action,
+        target,
+        &caller.ip_text(),
+        AuditResult::Ok,
+        detail,
+    )
+    .await;
+}
+
+pub(crate) async fn audit(
+    sys: &System,
+    actor: Option<&User>,
+    action: &str,
+    target: Option<(&str, &str)>,
+    ip: &str,
+    result: AuditResult,
+    detail: Option<&str>,
+) {
+    let r = sys
+        .db
+        .audit(NewAudit {
+            actor_id: actor.map(|u| u.id.as_str()),
+            actor: actor.map_or("anonymous", |u| u.email.as_str()),
+            action,
+            target_type: target.map(|t| t.0),
+            target_id: target.map(|t| t.1),
+            ip: Some(ip),
+            result: Some(result),
+            detail,
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "audit write failed");
+    }
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))

@@ -11,9 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit_ok;
+use super::audit::audit_ok;
 use super::extract::{Body, Query};
 use super::validate::Check;
+use crate::channel_events::ChannelEvent;
 use crate::db::Page;
 use crate::db::channels::{Channel, ChannelChanges, Visibility};
 use crate::http::caller::Caller;
@@ -351,14 +352,10 @@ async fn update_channel(
         )
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
-    sys.channels.invalidate(&cur.slug);
-    sys.channels.invalidate(&channel.slug);
-    if channel.slug != cur.slug {
-        // The live stream is registered under the old name: end it rather than leave it
-        // playable under a name the channel no longer has.
-        sys.live.kick_channel(&cur.slug, "channel_renamed");
-    }
-    sys.playback_grants.forget_channel(&channel.id);
+    sys.channel_changed(ChannelEvent::Updated {
+        channel: &channel,
+        renamed_from: (channel.slug != cur.slug).then_some(cur.slug.as_str()),
+    });
     audit_ok(sys, &caller, "channel.update", Some(("channel", &id)), None).await;
     Ok(Json(view(sys, channel)))
 }
@@ -378,11 +375,8 @@ async fn delete_channel(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     let channel = managed(sys, &caller, &id).await?;
-    sys.live.kick_channel(&channel.slug, "channel_deleted");
     sys.db.delete_channel(&id).await?;
-    sys.channels.invalidate(&channel.slug);
-    // Its recordings now belong to no channel: the sweeper deletes their objects and rows.
-    sys.recordings_sweep.notify_one();
+    sys.channel_changed(ChannelEvent::Deleted { channel: &channel });
     audit_ok(
         sys,
         &caller,
@@ -423,8 +417,7 @@ async fn ban_channel(
         .set_channel_banned(&id, Some(&reason))
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
-    sys.channels.invalidate(&channel.slug);
-    sys.live.kick_channel(&channel.slug, "banned");
+    sys.channel_changed(ChannelEvent::Banned { channel: &channel });
     audit_ok(
         sys,
         &caller,
@@ -451,7 +444,7 @@ async fn resume_channel(
         .set_channel_banned(&id, None)
         .await?
         .ok_or_else(|| Problem::not_found("no such channel"))?;
-    sys.channels.invalidate(&channel.slug);
+    sys.channel_changed(ChannelEvent::Resumed { channel: &channel });
     audit_ok(sys, &caller, "channel.resume", Some(("channel", &id)), None).await;
     Ok(Json(view(sys, channel)))
 }
@@ -532,8 +525,7 @@ async fn remove_grant(
     }
     // Signed URLs the user was given end too.
     sys.db.bump_playback_epoch(&id).await?;
-    sys.channels.invalidate(&channel.slug);
-    sys.playback_grants.forget_channel(&id);
+    sys.channel_changed(ChannelEvent::GrantRevoked { channel: &channel });
     audit_ok(
         sys,
         &caller,

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{audit, audit_ok};
+use super::audit::{audit, audit_ok};
 use super::channels::managed;
 use super::extract::{Body, Query};
 use super::validate::Check;

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{PROBLEM_LOCKED, audit, audit_ok, check_totp};
+use super::audit::{audit, audit_ok};
+use super::auth::{PROBLEM_LOCKED, check_totp};
 use super::extract::Body;
 use super::validate::Check;
 use crate::db::audit::AuditResult;

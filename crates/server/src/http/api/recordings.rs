@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::audit_ok;
+use super::audit::audit_ok;
 use super::extract::{Body as JsonBody, Query};
 use crate::db::Page;
 use crate::db::recordings::Recording;

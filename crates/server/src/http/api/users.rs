@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{audit, audit_ok};
+use super::audit::{audit, audit_ok};
 use super::extract::{Body, Query};
 use super::validate::{Check, MAX_NAME_LEN};
 use crate::db::audit::AuditResult;

@@ -4,6 +4,8 @@
 //! text is logged and kept, so a node without mail still works offline: an operator reads the
 //! link from the log or the outbox.
 
+pub mod templates;
+
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
