@@ -19,6 +19,21 @@ const report = { ok: false, step: "sign in" };
 try {
   await signIn(page, base, email, password, LIMIT);
 
+  // First, while the (short) broadcast is surely still on.
+  report.step = "recording while live";
+  await page.goto(`${base}/console/recordings`, { waitUntil: "domcontentloaded", timeout: LIMIT });
+  await page.waitForSelector("#recordings tr[data-recording]", { timeout: LIMIT });
+  report.whileLive = await page.$eval("#recordings tr[data-recording]", (tr) => {
+    const d = tr.querySelector("[data-action=download]");
+    return {
+      status: tr.querySelector(".badge").textContent,
+      date: tr.querySelector("td:nth-child(2) .muted").textContent,
+      downloadTag: d.tagName,
+      downloadDisabled: d.disabled === true,
+    };
+  });
+
+
   report.step = "channel page";
   await page.goto(`${base}/console/channels/${channelId}`, { waitUntil: "domcontentloaded", timeout: LIMIT });
   await page.waitForSelector("#connect-encoder [data-copy=server]", { timeout: LIMIT });
@@ -46,22 +61,7 @@ try {
   report.unsignedState = await watch.evaluate(() => window.onair.state);
   await stranger.close();
 
-  report.step = "recording while live";
-  await page.goto(`${base}/console/recordings`, { waitUntil: "domcontentloaded", timeout: LIMIT });
-  await page.waitForSelector("#recordings tr[data-recording]", { timeout: LIMIT });
-  report.whileLive = await page.$eval("#recordings tr[data-recording]", (tr) => {
-    const d = tr.querySelector("[data-action=download]");
-    return {
-      status: tr.querySelector(".badge").textContent,
-      date: tr.querySelector("td:nth-child(2) .muted").textContent,
-      downloadTag: d.tagName,
-      downloadDisabled: d.disabled === true,
-    };
-  });
-
   report.step = "disconnect the publisher";
-  await page.goto(`${base}/console/channels/${channelId}`, { waitUntil: "domcontentloaded", timeout: LIMIT });
-  await page.waitForSelector("#live-stats", { timeout: LIMIT });
   await page.click("#moderation #kick");
   await page.waitForSelector("#live-state", { timeout: LIMIT });
 

@@ -93,6 +93,9 @@ function Playback({ c }: { c: Channel }) {
   const act = useAction();
   const [signed, setSigned] = useState<Schemas["PlaybackUrls"] | null>(null);
   const slug = encodeURIComponent(c.slug);
+  // `--public-url` when the node has one (a CDN name, say), else the address in use.
+  const node = useLoad(() => call(api.GET("/api/v1/node")));
+  const base = node.data?.public_base ?? location.origin;
   const open = c.visibility === "public" || c.visibility === "authenticated";
   const generate = (e: Event) => {
     const v = formValues(e);
@@ -108,16 +111,16 @@ function Playback({ c }: { c: Channel }) {
     });
   };
   const embed = (q: string) =>
-    `<iframe src="${location.origin}/embed/${slug}${q}" width="960" height="540" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen style="border:0"></iframe>`;
+    `<iframe src="${base}/embed/${slug}${q}" width="960" height="540" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen style="border:0"></iframe>`;
   return (
     <div class="panel" id="playback">
       <h3>Playback</h3>
       {open ? (
         <>
-          <Copyable label="Watch page" name="watch-url" value={`${location.origin}/watch/${slug}`} />
-          <Copyable label="LL-HLS" name="hls-url" value={`${location.origin}/live/${slug}/index.m3u8`} />
-          <Copyable label="HLS (MPEG-TS)" name="ts-url" value={`${location.origin}/live/${slug}/ts/index.m3u8`} />
-          <Copyable label="HTTP-FLV" name="flv-url" value={`${location.origin}/live/${slug}.flv`} />
+          <Copyable label="Watch page" name="watch-url" value={`${base}/watch/${slug}`} />
+          <Copyable label="LL-HLS" name="hls-url" value={`${base}/live/${slug}/index.m3u8`} />
+          <Copyable label="HLS (MPEG-TS)" name="ts-url" value={`${base}/live/${slug}/ts/index.m3u8`} />
+          <Copyable label="HTTP-FLV" name="flv-url" value={`${base}/live/${slug}.flv`} />
           <Copyable label="Embed code" name="embed" value={embed("")} multiline />
           {c.visibility === "authenticated" && <p class="muted">Viewers must be signed in to OnAir.</p>}
         </>
@@ -149,7 +152,7 @@ function Playback({ c }: { c: Channel }) {
       {signed && (
         <div id="signed-result">
           <p class="muted">Expires {new Date(signed.expires_at * 1000).toLocaleString()}.</p>
-          <Copyable label="Signed watch page" name="signed-watch" value={`${location.origin}/watch/${slug}?${signed.query}`} />
+          <Copyable label="Signed watch page" name="signed-watch" value={`${base}/watch/${slug}?${signed.query}`} />
           <Copyable label="Signed LL-HLS" name="signed-hls" value={abs(signed.hls)} />
           <Copyable label="Signed HLS (MPEG-TS)" name="signed-ts" value={abs(signed.ts)} />
           <Copyable label="Signed HTTP-FLV" name="signed-flv" value={abs(signed.flv)} />
