@@ -325,26 +325,30 @@ impl Ingest {
                         return;
                     }
                 };
-                let mut started = self.registry.start_publish_with(
-                    &grant.channel,
-                    grant.channel_id.as_deref(),
-                    conn.peer.to_string(),
-                    grant.packager,
-                );
+                let try_publish = || {
+                    self.registry.start_publish_with(
+                        &grant.channel,
+                        grant.channel_id.as_deref(),
+                        conn.peer.to_string(),
+                        grant.packager,
+                    )
+                };
+                let mut started = try_publish();
                 if grant.takeover && matches!(started, Err(PublishError::AlreadyLive(_))) {
-                    // Replace the live publisher: kick it and wait for it to let go.
+                    // Replace the live publisher: kick it and wait until it lets go (woken by
+                    // the registry, not polled).
                     self.live.kick_channel(&grant.channel, "takeover");
-                    let deadline = Instant::now() + TAKEOVER_WAIT;
-                    while matches!(started, Err(PublishError::AlreadyLive(_)))
-                        && Instant::now() < deadline
-                    {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        started = self.registry.start_publish_with(
-                            &grant.channel,
-                            grant.channel_id.as_deref(),
-                            conn.peer.to_string(),
-                            grant.packager,
-                        );
+                    let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
+                    while matches!(started, Err(PublishError::AlreadyLive(_))) {
+                        let released = self.registry.released();
+                        tokio::pin!(released);
+                        released.as_mut().enable();
+                        started = try_publish();
+                        if !matches!(started, Err(PublishError::AlreadyLive(_)))
+                            || tokio::time::timeout_at(deadline, released).await.is_err()
+                        {
+                            break;
+                        }
                     }
                 }
                 match started {

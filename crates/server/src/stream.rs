@@ -183,6 +183,8 @@ pub struct Registry {
     storage: Option<Arc<crate::store::sink::Storage>>,
     streams: Mutex<HashMap<String, Arc<Stream>>>,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Woken whenever a publisher lets go of its stream (a takeover waits on it).
+    released: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -200,6 +202,7 @@ impl Registry {
             storage,
             streams: Mutex::new(HashMap::new()),
             shutting_down: false.into(),
+            released: tokio::sync::Notify::new(),
         })
     }
 
@@ -219,6 +222,13 @@ impl Registry {
 
     pub fn config(&self) -> &StreamConfig {
         &self.config
+    }
+
+    /// Resolves the next time a publisher of this node lets go of its stream (it ended, or
+    /// dropped into the reconnect grace). Create it *before* trying to publish, so a release in
+    /// between is not missed (`Notified::enable`).
+    pub fn released(&self) -> tokio::sync::futures::Notified<'_> {
+        self.released.notified()
     }
 
     pub fn get(&self, channel: &str) -> Option<Arc<Stream>> {
@@ -482,6 +492,8 @@ impl Publisher {
         let mut c = self.stream.control.lock();
         if c.generation == self.generation && c.phase == Phase::Live {
             self.stream.end_locked(&mut c);
+            drop(c);
+            self.registry.released.notify_waiters();
         }
     }
 }
@@ -513,6 +525,8 @@ impl Drop for Publisher {
                 };
                 c.publisher_addr = None;
             }
+            drop(c);
+            self.registry.released.notify_waiters();
         }
     }
 }

@@ -1021,3 +1021,43 @@ on_both!(
     playback_authorization,
     alibaba_urls_end_when_access_changes,
 );
+
+/// `--publish-takeover`: a second publisher of a live channel replaces the first, which is
+/// disconnected, and the stream goes on live with the second (the takeover waits for the first
+/// to let go, woken by the registry rather than polling it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_replaces_the_live_publisher() {
+    let node = TestNode::start_with(|s| {
+        keyed(s);
+        s.publish_takeover = true;
+    })
+    .await;
+    let owner = user(&node, "owner@example.com", Role::Broadcaster).await;
+    let (channel_id, _, key) = channel_with_device(&owner, "show").await;
+    let first = push_looped(&node, &key);
+    wait_live(&owner, &channel_id).await;
+    let mut second = push_looped(&node, &key);
+    let out = wait_child_async(first, Duration::from_secs(20)).await;
+    assert!(!out.status.success(), "the replaced ffmpeg is disconnected");
+    // The second one is the publisher now: the stream is live, not waiting for a reconnect.
+    let stream = eventually(
+        Duration::from_secs(15),
+        "the stream live again",
+        async || {
+            let (_, list) = owner.get("/api/v1/streams").await;
+            list["streams"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["channel"] == "show").cloned())
+                .filter(|s| s["state"] == "live")
+        },
+    )
+    .await;
+    assert_eq!(stream["state"], "live", "{stream}");
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the new publisher is still on air"
+    );
+    second.kill().ok();
+    second.wait().ok();
+    node.stop().await;
+}
