@@ -9,7 +9,7 @@
 //! * [`playlists`]: the live media playlists (LL-HLS and TS) written from a window, with delta
 //!   updates (RFC 8216bis-17 §4.4.5.2, §6.2.5.1).
 //! * [`viewers`]: viewer counting per protocol; [`health`]: bit-rate/frame-rate history,
-//!   keyframe interval and warnings; [`publishers`]: the live-publisher table (kick, takeover).
+//!   keyframe interval and warnings.
 //!
 //! Issue #13 moves the packager, the stream registry (as a `StreamDirectory`) and a `LiveEdge`
 //! read interface here too; for now they live in `onair-server`, which re-exports these modules
@@ -18,6 +18,5 @@
 pub mod health;
 pub mod hub;
 pub mod playlists;
-pub mod publishers;
 pub mod viewers;
 pub mod window;

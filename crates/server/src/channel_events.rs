@@ -44,13 +44,13 @@ impl System {
             } => {
                 if let Some(old) = renamed_from {
                     self.channels.invalidate(old);
-                    self.live.kick_channel(old, "channel_renamed");
+                    self.registry.kick_channel(old, "channel_renamed");
                 }
                 self.channels.invalidate(&channel.slug);
                 self.playback_grants.forget_channel(&channel.id);
             }
             ChannelEvent::Deleted { channel } => {
-                self.live.kick_channel(&channel.slug, "channel_deleted");
+                self.registry.kick_channel(&channel.slug, "channel_deleted");
                 self.channels.invalidate(&channel.slug);
                 self.playback_grants.forget_channel(&channel.id);
                 // Its recordings now belong to no channel: the sweeper deletes them.
@@ -58,7 +58,7 @@ impl System {
             }
             ChannelEvent::Banned { channel } => {
                 self.channels.invalidate(&channel.slug);
-                self.live.kick_channel(&channel.slug, "banned");
+                self.registry.kick_channel(&channel.slug, "banned");
             }
             ChannelEvent::Resumed { channel } => self.channels.invalidate(&channel.slug),
             ChannelEvent::GrantRevoked { channel } => {

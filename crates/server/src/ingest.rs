@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{PublishAuthorizer, PublishEnded, PublishRequest, PublishStarted};
 use crate::ingest_limits::{BufferBudget, PendingByAddress, PendingSlot};
-use crate::publishers::{LiveHandle, LivePublishers};
+use crate::stream::live_publish::LiveHandle;
 use crate::stream::{PublishError, Publisher, Registry};
 
 /// How long a takeover waits for the replaced publisher to let go of the channel.
@@ -56,8 +56,6 @@ pub struct Ingest {
     pub registry: Arc<Registry>,
     pub authorizer: Arc<dyn PublishAuthorizer>,
     pub config: IngestConfig,
-    /// Live publishers by channel, for kicks and takeovers.
-    pub live: Arc<LivePublishers>,
     /// Registered once: looking a counter up by name on every socket read showed in profiles.
     ingest_bytes: metrics::Counter,
     pending: PendingByAddress,
@@ -69,7 +67,6 @@ impl Ingest {
         registry: Arc<Registry>,
         authorizer: Arc<dyn PublishAuthorizer>,
         config: IngestConfig,
-        live: Arc<LivePublishers>,
     ) -> Self {
         Self {
             registry,
@@ -81,7 +78,6 @@ impl Ingest {
             ),
             budget: BufferBudget::new(config.buffer_budget),
             config,
-            live,
         }
     }
 
@@ -337,7 +333,7 @@ impl Ingest {
                 if grant.takeover && matches!(started, Err(PublishError::AlreadyLive(_))) {
                     // Replace the live publisher: kick it and wait until it lets go (woken by
                     // the registry, not polled).
-                    self.live.kick_channel(&grant.channel, "takeover");
+                    self.registry.kick_channel(&grant.channel, "takeover");
                     let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
                     while matches!(started, Err(PublishError::AlreadyLive(_))) {
                         let released = self.registry.released();
@@ -360,6 +356,7 @@ impl Ingest {
                         }
                         tracing::info!(peer = %conn.peer, channel = %grant.channel, "publish started");
                         metrics::counter!("onair_publish_started_total").increment(1);
+                        let stream = p.stream.clone();
                         conn.publisher = Some(p);
                         // A publishing connection no longer counts against its address.
                         conn.pending = None;
@@ -371,11 +368,8 @@ impl Ingest {
                             session_id: session_id.clone(),
                             peer: conn.peer,
                         };
-                        let handle = self.live.register(
-                            &grant.channel,
-                            &session_id,
-                            grant.device_id.as_deref(),
-                        );
+                        let handle =
+                            LiveHandle::register(&stream, &session_id, grant.device_id.as_deref());
                         self.authorizer.started(&started).await;
                         conn.live = Some(LivePublish {
                             started,

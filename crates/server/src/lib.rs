@@ -12,7 +12,7 @@ pub mod config;
 /// The metadata repository (crate `onair-db`), under its old path.
 pub use onair_db as db;
 /// The live edge (crate `onair-live`), under the old paths.
-pub use onair_live::{health, hub, playlists, publishers, viewers, window};
+pub use onair_live::{health, hub, playlists, viewers, window};
 pub mod http;
 pub mod ingest;
 pub mod ingest_limits;
@@ -41,7 +41,6 @@ use crate::db::Db;
 use crate::http::AppState;
 use crate::ingest::{Ingest, IngestConfig};
 use crate::packager::PackagerConfig;
-use crate::publishers::LivePublishers;
 use crate::stream::{Registry, StreamConfig};
 use crate::system::{Bootstrap, System};
 
@@ -166,13 +165,12 @@ impl Server {
         );
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let live = Arc::new(LivePublishers::default());
         // Links in mail and the publish URLs the API hands out name the ports actually bound
         // (the configured ones may be 0).
         let mut settings = settings;
         settings.http_listen = http_addr;
         settings.rtmp_listen = rtmp_addr;
-        let sys = System::new(db, settings.clone(), registry.clone(), live.clone()).await?;
+        let sys = System::new(db, settings.clone(), registry.clone()).await?;
         let recorder = Arc::new(recordings::Recorder {
             sys: sys.clone(),
             store: storage.store().clone(),
@@ -242,7 +240,6 @@ impl Server {
                 buffer_budget: settings.rtmp_buffer_budget,
                 trusted_proxies: settings.trusted_proxies.clone(),
             },
-            live,
         ));
         tasks.spawn(ingest.serve(rtmp, shutdown.clone()));
 

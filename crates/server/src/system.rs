@@ -11,7 +11,6 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::webhooks::NewDelivery;
 use crate::mail::Mailer;
-use crate::publishers::LivePublishers;
 use crate::security::ratelimit::{AddrLimiter, RateLimiter};
 use crate::security::secret;
 use crate::security::signed_url::SigningKeys;
@@ -115,7 +114,6 @@ pub struct System {
     pub db: Db,
     pub settings: Settings,
     pub registry: Arc<Registry>,
-    pub live: Arc<LivePublishers>,
     pub limits: LimitSettings,
     pub limiters: Limiters,
     pub mailer: Mailer,
@@ -164,7 +162,6 @@ impl System {
         db: Db,
         settings: Settings,
         registry: Arc<Registry>,
-        live: Arc<LivePublishers>,
     ) -> Result<Arc<Self>, SystemError> {
         let limits = settings.limits.clone();
         let primary = match &settings.playback_signing_key {
@@ -236,7 +233,6 @@ impl System {
             db,
             settings,
             registry,
-            live,
             mailer,
             channels: Default::default(),
             playback_grants: Default::default(),

@@ -459,7 +459,7 @@ async fn kick_channel(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     let channel = managed(sys, &caller, &id).await?;
-    if !sys.live.kick_channel(&channel.slug, "kicked") {
+    if !sys.registry.kick_channel(&channel.slug, "kicked") {
         return Err(Problem::conflict("the channel is not live on this node"));
     }
     audit_ok(sys, &caller, "channel.kick", Some(("channel", &id)), None).await;

@@ -324,7 +324,7 @@ async fn update_device(
         .await?
         .ok_or_else(|| Problem::not_found("no such device"))?;
     if b.enabled == Some(false) {
-        sys.live.kick_device(&id, "device_disabled");
+        sys.registry.kick_device(&id, "device_disabled");
     }
     let action = match b.enabled {
         Some(true) if !cur.enabled => "device.enable",
@@ -355,7 +355,7 @@ async fn delete_device(
     let sys = &state.sys;
     managed_device(sys, &caller, &id).await?;
     sys.db.delete_device(&id).await?;
-    sys.live.kick_device(&id, "device_deleted");
+    sys.registry.kick_device(&id, "device_deleted");
     audit_ok(sys, &caller, "device.delete", Some(("device", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -387,7 +387,7 @@ async fn rotate_key(
         .await?
         .ok_or_else(|| Problem::not_found("no such device"))?;
     if b.kick {
-        sys.live.kick_device(&id, "key_rotated");
+        sys.registry.kick_device(&id, "key_rotated");
     }
     audit_ok(
         sys,
@@ -410,7 +410,7 @@ async fn kick_device(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     managed_device(sys, &caller, &id).await?;
-    if !sys.live.kick_device(&id, "kicked") {
+    if !sys.registry.kick_device(&id, "kicked") {
         return Err(Problem::conflict("the device is not live on this node"));
     }
     audit_ok(sys, &caller, "device.kick", Some(("device", &id)), None).await;

@@ -9,6 +9,8 @@
 //! * an ended stream stays served (ENDLIST) for `ended_retention`, then is forgotten; a new
 //!   publish in that time starts a new playlist whose media sequence continues the old one.
 
+pub mod live_publish;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -109,6 +111,8 @@ pub struct Stream {
     /// The stored playlist as last read for time-shift playlists, and when: shared by every
     /// DVR viewer for a second instead of one store read per playlist request.
     pub dvr_stored: Mutex<Option<(Instant, Arc<str>)>>,
+    /// Its publishing connection, for kicks (see `live_publish`).
+    pub(crate) publisher: Mutex<Option<live_publish::PublisherSlot>>,
 }
 
 impl Stream {
@@ -353,6 +357,7 @@ impl Registry {
             }),
             thumbnail: Mutex::new((None, None)),
             dvr_stored: Mutex::new(None),
+            publisher: Mutex::new(None),
         })
     }
 
