@@ -88,6 +88,30 @@ pub(crate) async fn check_totp(
     Ok(())
 }
 
+/// A refused sign-in, on the record like every other (`user.login`, denied, with why).
+async fn audit_refused(sys: &System, user: Option<&User>, ip: &str, why: &str) {
+    audit(
+        sys,
+        user,
+        "user.login",
+        user.map(|u| ("user", u.id.as_str())),
+        ip,
+        AuditResult::Denied,
+        Some(why),
+    )
+    .await;
+}
+
+/// Counts a failed sign-in of `user` toward its lockout (`LimitSettings::lockout_threshold`
+/// failures in a row lock it for `LimitSettings::lockout`).
+async fn count_failure(sys: &System, user: &User) -> Result<(), Problem> {
+    let lock_until = now_ms() + sys.limits.lockout.as_millis() as i64;
+    sys.db
+        .record_login_failure(&user.id, sys.limits.lockout_threshold, lock_until)
+        .await?;
+    Ok(())
+}
+
 /// Signs in: sets the `onair_session` (HttpOnly) and `onair_csrf` cookies.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::problem::ProblemBody),
@@ -124,16 +148,7 @@ async fn login(
             .is_locked(&b.email.to_ascii_lowercase(), now),
     };
     if locked {
-        audit(
-            sys,
-            user.as_ref(),
-            "user.login",
-            user.as_ref().map(|u| ("user", u.id.as_str())),
-            &ip_text,
-            AuditResult::Denied,
-            Some("account locked"),
-        )
-        .await;
+        audit_refused(sys, user.as_ref(), &ip_text, "account locked").await;
         return Err(
             Problem::too_many(sys.limits.lockout.as_secs() as u32).with_kind(PROBLEM_LOCKED)
         );
@@ -143,35 +158,14 @@ async fn login(
         metrics::counter!("onair_login_failed_total").increment(1);
         match sys.db.user_by_email(&b.email).await? {
             Some(u) => {
-                let lock_until = now_ms() + sys.limits.lockout.as_millis() as i64;
-                sys.db
-                    .record_login_failure(&u.id, sys.limits.lockout_threshold, lock_until)
-                    .await?;
-                audit(
-                    sys,
-                    Some(&u),
-                    "user.login",
-                    Some(("user", &u.id)),
-                    &ip_text,
-                    AuditResult::Denied,
-                    Some("wrong password"),
-                )
-                .await;
+                count_failure(sys, &u).await?;
+                audit_refused(sys, Some(&u), &ip_text, "wrong password").await;
             }
             None => {
                 sys.limiters
                     .unknown_account
                     .record_failure(&b.email.to_ascii_lowercase(), now);
-                audit(
-                    sys,
-                    None,
-                    "user.login",
-                    None,
-                    &ip_text,
-                    AuditResult::Denied,
-                    Some("unknown e-mail"),
-                )
-                .await;
+                audit_refused(sys, None, &ip_text, "unknown e-mail").await;
             }
         }
         return Err(bad());
@@ -190,16 +184,7 @@ async fn login(
         )),
     };
     if let Some((note, problem)) = refusal {
-        audit(
-            sys,
-            Some(&user),
-            "user.login",
-            Some(("user", &user.id)),
-            &ip_text,
-            AuditResult::Denied,
-            Some(note),
-        )
-        .await;
+        audit_refused(sys, Some(&user), &ip_text, note).await;
         return Err(problem);
     }
     if let Some(secret_b32) = &user.totp_secret {
@@ -209,23 +194,22 @@ async fn login(
             );
         };
         if let Err(p) = check_totp(sys, &user, secret_b32, code).await {
-            let lock_until = now_ms() + sys.limits.lockout.as_millis() as i64;
-            sys.db
-                .record_login_failure(&user.id, sys.limits.lockout_threshold, lock_until)
-                .await?;
-            audit(
-                sys,
-                Some(&user),
-                "user.login",
-                Some(("user", &user.id)),
-                &ip_text,
-                AuditResult::Denied,
-                Some("wrong two-factor code"),
-            )
-            .await;
+            count_failure(sys, &user).await?;
+            audit_refused(sys, Some(&user), &ip_text, "wrong two-factor code").await;
             return Err(p);
         }
     }
+    signed_in(sys, &user, &ip_text, &headers).await
+}
+
+/// The session of a sign-in that passed every check: the session row, the audit row, and the
+/// `onair_session` (HttpOnly) and `onair_csrf` cookies.
+async fn signed_in(
+    sys: &System,
+    user: &User,
+    ip_text: &str,
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
     sys.db.clear_login_failures(&user.id).await?;
     let token = secret::generate(SecretKind::Session);
     let csrf = secret::generate(SecretKind::Csrf);
@@ -240,17 +224,17 @@ async fn login(
             &user.id,
             &secret::digest(&token),
             &csrf,
-            Some(&ip_text),
+            Some(ip_text),
             ua.as_deref(),
             expires_at,
         )
         .await?;
     audit(
         sys,
-        Some(&user),
+        Some(user),
         "user.login",
         Some(("user", &user.id)),
-        &ip_text,
+        ip_text,
         AuditResult::Ok,
         None,
     )
@@ -259,7 +243,7 @@ async fn login(
     let secure = sys.settings.tls.is_some();
     let max_age = ttl.as_secs() as i64;
     let mut res = axum::Json(LoginResponse {
-        user: UserView::from(&user),
+        user: UserView::from(user),
         csrf_token: csrf.clone(),
         expires_at,
     })
