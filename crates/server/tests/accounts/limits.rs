@@ -200,7 +200,11 @@ async fn login_rate_limit(backend: Backend) {
     assert!((1..=60).contains(&retry), "{retry}");
     assert!(r.set_cookies().is_empty());
     // Only login is limited: the server keeps serving.
-    let h = http().get(node.url("/healthz")).send().await.unwrap();
+    let h = common::http::client()
+        .get(node.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.status(), StatusCode::OK);
     node.stop().await;
 }
@@ -311,7 +315,7 @@ async fn signup_answers_alike_for_every_address(backend: Backend) {
             .send()
             .await
             .unwrap_or_else(|e| panic!("sign-up of {email} waited for the database: {e}"));
-        let r = Api::read(r).await;
+        let r = Res::read(r).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{email}: {}", r.text);
         assert_eq!(
             node.sys().password_hashes() - hashed,

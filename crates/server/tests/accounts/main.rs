@@ -14,11 +14,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::TestNode;
 use common::db::Backend;
+use common::http::{Auth, Res, Session};
 use onair_server::config::Settings;
 use onair_server::db::Page;
 use onair_server::db::outbox::OutboxMail;
 use onair_server::security::ratelimit::RateLimit;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -86,77 +87,6 @@ fn independent_totp_matches_rfc_6238_vectors() {
 
 // ---------------------------------------------------------------- HTTP helpers
 
-fn http() -> reqwest::Client {
-    // No cookie store: cookies are handled by hand.
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-#[derive(Debug)]
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-    text: String,
-}
-
-impl Res {
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn content_type(&self) -> &str {
-        self.headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// Asserts a problem+json answer with this status.
-    #[track_caller]
-    fn problem(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text);
-        assert_eq!(self.content_type(), "application/problem+json", "{self:?}");
-        assert_eq!(self.body["status"], status, "{}", self.text);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
-        &self.body
-    }
-
-    /// The `field` names of a validation problem's `errors`.
-    fn error_fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// A console session: the two cookies and the CSRF token the login returned.
-#[derive(Clone, Debug)]
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-enum Auth<'a> {
-    None,
-    /// Cookie and the X-CSRF-Token header.
-    Session(&'a Session),
-    /// Cookie only (no CSRF header).
-    CookieOnly(&'a Session),
-    Bearer(&'a str),
-}
-
 struct Api<'a> {
     node: &'a TestNode,
     client: reqwest::Client,
@@ -166,26 +96,12 @@ impl<'a> Api<'a> {
     fn new(node: &'a TestNode) -> Self {
         Self {
             node,
-            client: http(),
+            client: common::http::client(),
         }
     }
 
     async fn send(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Res {
-        let mut req = self.client.request(method, self.node.url(path));
-        match auth {
-            Auth::None => {}
-            Auth::Session(s) => {
-                req = req
-                    .header("Cookie", &s.cookie)
-                    .header("X-CSRF-Token", &s.csrf)
-            }
-            Auth::CookieOnly(s) => req = req.header("Cookie", &s.cookie),
-            Auth::Bearer(t) => req = req.bearer_auth(t),
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        Self::read(req.send().await.unwrap()).await
+        common::http::send(&self.client, method, &self.node.url(path), auth, body).await
     }
 
     async fn raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Res {
@@ -197,20 +113,7 @@ impl<'a> Api<'a> {
             .send()
             .await
             .unwrap();
-        Self::read(r).await
-    }
-
-    async fn read(r: reqwest::Response) -> Res {
-        let status = r.status();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Res::read(r).await
     }
 
     async fn post(&self, path: &str, auth: Auth<'_>, body: Value) -> Res {

@@ -38,14 +38,7 @@ struct Reply {
 impl Reply {
     /// Field names of a problem's `errors`.
     fn error_fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        common::http::error_fields(&self.body)
     }
 
     fn items(&self) -> Vec<Value> {
@@ -82,35 +75,28 @@ async fn call(
     auth: &Auth,
     body: Option<Value>,
 ) -> Reply {
-    let mut req = client().request(method, node.url(path));
-    match auth {
-        Auth::None => {}
-        Auth::Bearer(t) => req = req.bearer_auth(t),
+    let session;
+    let auth = match auth {
+        Auth::None => common::http::Auth::None,
+        Auth::Bearer(t) => common::http::Auth::Bearer(t),
         Auth::Session(cookie, csrf) => {
-            req = req
-                .header("cookie", format!("onair_session={cookie}"))
-                .header("x-csrf-token", csrf)
+            session = common::http::Session {
+                cookie: format!("onair_session={cookie}"),
+                csrf: csrf.clone(),
+            };
+            common::http::Auth::Session(&session)
         }
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() {
+    };
+    let res = common::http::send(&client(), method, &node.url(path), auth, body).await;
+    let content_type = res.content_type().to_owned();
+    // A body that is not JSON is kept as text, so assertions show it.
+    let body = if res.text.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
+        serde_json::from_str(&res.text).unwrap_or(Value::String(res.text))
     };
     Reply {
-        status,
+        status: res.status.as_u16(),
         content_type,
         body,
     }

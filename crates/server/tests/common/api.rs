@@ -96,10 +96,8 @@ impl Api {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let res = r.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let res = super::http::Res::read(r.send().await.unwrap()).await;
+        (res.status.as_u16(), res.body)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

@@ -29,6 +29,7 @@ macro_rules! on_both {
 pub mod api;
 pub mod browser;
 pub mod db;
+pub mod http;
 pub mod net;
 pub mod playlist;
 pub mod s3;
