@@ -13,6 +13,8 @@ pub mod config;
 pub use onair_db as db;
 /// The live edge (crate `onair-live`), under the old paths.
 pub use onair_live::{health, hub, playlists, viewers, window};
+/// Durable output (crate `onair-store`), under its old path.
+pub use onair_store as store;
 pub mod http;
 pub mod ingest;
 pub mod ingest_limits;
@@ -20,7 +22,6 @@ pub mod mail;
 pub mod packager;
 pub mod recordings;
 pub mod security;
-pub mod store;
 pub mod stream;
 pub mod system;
 pub mod thumbnails;

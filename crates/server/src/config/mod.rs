@@ -9,7 +9,8 @@ use clap::Args;
 use serde::Deserialize;
 
 pub mod limits;
-pub mod storage;
+/// The store's settings (crate `onair-store`), under their old path.
+pub use onair_store::settings as storage;
 
 /// `onair serve` options. Every one can also be set in the `--config` TOML file under the same
 /// name (kebab-case), or with its `ONAIR_*` environment variable.
@@ -284,6 +285,15 @@ pub enum ConfigError {
     },
     #[error("invalid setting {name}: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+impl From<storage::InvalidSetting> for ConfigError {
+    fn from(e: storage::InvalidSetting) -> Self {
+        Self::Invalid {
+            name: e.name,
+            reason: e.reason,
+        }
+    }
 }
 
 /// Comma-separated networks (`10.0.0.0/8`) or addresses (`192.0.2.10`, a network of one).

@@ -6,7 +6,13 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+/// A storage setting that cannot be used: its name (as the flag) and why.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}: {reason}")]
+pub struct InvalidSetting {
+    pub name: &'static str,
+    pub reason: String,
+}
 
 /// Default bound of the local spool (bytes not yet in the object store).
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 2 << 30;
@@ -94,7 +100,7 @@ impl StorageArgs {
         &self,
         file: &StorageArgs,
         data_dir: &Path,
-    ) -> Result<StorageSettings, ConfigError> {
+    ) -> Result<StorageSettings, InvalidSetting> {
         macro_rules! opt {
             ($f:ident) => {
                 self.$f.clone().or(file.$f.clone())
@@ -107,7 +113,7 @@ impl StorageArgs {
             },
             "memory" => Backend::Memory,
             "s3" => {
-                let bucket = text(opt!(storage_s3_bucket)).ok_or(ConfigError::Invalid {
+                let bucket = text(opt!(storage_s3_bucket)).ok_or(InvalidSetting {
                     name: "storage-s3-bucket",
                     reason: "the s3 backend needs a bucket".into(),
                 })?;
@@ -115,7 +121,7 @@ impl StorageArgs {
                 if let Some(e) = &endpoint
                     && !(e.starts_with("http://") || e.starts_with("https://"))
                 {
-                    return Err(ConfigError::Invalid {
+                    return Err(InvalidSetting {
                         name: "storage-s3-endpoint",
                         reason: format!("{e:?} is not an http(s) URL"),
                     });
@@ -130,7 +136,7 @@ impl StorageArgs {
                 }
             }
             other => {
-                return Err(ConfigError::Invalid {
+                return Err(InvalidSetting {
                     name: "storage",
                     reason: format!("{other:?} is not local, s3 or memory"),
                 });
@@ -138,7 +144,7 @@ impl StorageArgs {
         };
         let spool_max_bytes = opt!(storage_spool_max_bytes).unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
         if spool_max_bytes < 1 << 20 {
-            return Err(ConfigError::Invalid {
+            return Err(InvalidSetting {
                 name: "storage-spool-max-bytes",
                 reason: "must be at least 1 MiB".into(),
             });

@@ -26,7 +26,9 @@ use object_store::{
     Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
 };
 
-pub use crate::config::storage::{Backend, StorageArgs, StorageSettings};
+pub mod settings;
+
+pub use settings::{Backend, InvalidSetting, StorageArgs, StorageSettings};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
