@@ -87,7 +87,8 @@ try {
     duration: await page.textContent(`${row} [data-field=duration]`),
     size: await page.textContent(`${row} [data-field=size]`),
     date: await page.textContent(`${row} td:nth-child(2) .muted`),
-    downloadName: await page.getAttribute(`${row} [data-action=download]`, "download"),
+    // An empty `download` attribute: the browser takes the server's Content-Disposition name.
+    downloadAttr: await page.getAttribute(`${row} [data-action=download]`, "download"),
   });
 
   report.step = "play in the page";

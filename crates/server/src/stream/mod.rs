@@ -239,11 +239,6 @@ impl Registry {
         self.streams.lock().get(channel).cloned()
     }
 
-    /// How long an ended stream keeps its channel name (its viewers see it ended).
-    pub fn ended_retention(&self) -> Duration {
-        self.config.ended_retention
-    }
-
     pub fn list(&self) -> Vec<Arc<Stream>> {
         let mut v: Vec<_> = self.streams.lock().values().cloned().collect();
         v.sort_by(|a, b| a.channel.cmp(&b.channel));

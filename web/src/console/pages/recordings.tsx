@@ -42,12 +42,6 @@ function Share({ r }: { r: Recording }) {
   );
 }
 
-/** The MP4's file name, as the server names it: `show-2026-12-05-1623.mp4` (start in UTC). */
-function downloadName(r: Recording): string {
-  const t = new Date(r.started_at).toISOString(); // 2026-12-05T16:23:06.000Z
-  return `${r.channel_slug}-${t.slice(0, 10)}-${t.slice(11, 13)}${t.slice(14, 16)}.mp4`;
-}
-
 function Row({ r, playing, play, deleted }: { r: Recording; playing: boolean; play: () => void; deleted: () => void }) {
   const act = useAction();
   const [confirm, setConfirm] = useState(false);
@@ -83,7 +77,7 @@ function Row({ r, playing, play, deleted }: { r: Recording; playing: boolean; pl
             Play
           </button>
           {r.status === "complete" ? (
-            <a href={`/api/v1/recordings/${encodeURIComponent(r.id)}/download`} data-action="download" download={downloadName(r)}>
+            <a href={`/api/v1/recordings/${encodeURIComponent(r.id)}/download`} data-action="download" download="">
               Download MP4
             </a>
           ) : (

@@ -85,7 +85,8 @@ async fn slug_free(sys: &System, slug: &str) -> Result<(), Problem> {
             Phase::Ended { since } => {
                 let left = sys
                     .registry
-                    .ended_retention()
+                    .config()
+                    .ended_retention
                     .saturating_sub(since.elapsed())
                     .as_secs()
                     + 1;
