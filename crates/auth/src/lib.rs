@@ -8,6 +8,8 @@
 //!   Uri Format and RFC 4648 §6 base32 secrets.
 //! - [`forwarded`]: the client address behind trusted proxies, from `X-Forwarded-For` (the
 //!   de facto header; RFC 7239 §5.2 describes the same node list for `Forwarded: for=`).
+//! - [`client`]: how per-address limits key a client ([`client::AddrKey`]: IPv4, IPv6 /64),
+//!   and [`slots`]: caps on what one key holds at once (connections per address).
 //!
 //! Each has named `MAX_*` limits on its inputs and returns errors (or, for `forwarded`, falls
 //! back to the peer address), never panics, on any input (see the `signed_url_verify`,
@@ -15,8 +17,10 @@
 #![forbid(unsafe_code)]
 
 pub mod alibaba;
+pub mod client;
 pub mod forwarded;
 pub mod signed_url;
+pub mod slots;
 pub mod totp;
 
 use hmac::{EagerHash, Hmac, KeyInit};

@@ -1,10 +1,15 @@
 //! The hub: one [`Broadcast`] per live stream.
 //!
-//! A broadcast fans frames out to its consumers (packager, HTTP-FLV viewers) as `Bytes` clones —
-//! the payload is never copied. Each consumer has a bounded queue; when a queue is full the
-//! consumer is switched to "wait for the next keyframe", the frames it misses are counted, and
-//! the publisher goes on without waiting. A GOP cache (the frames since the last keyframe) lets a
-//! new consumer start decoding at once.
+//! A broadcast hands every frame to two kinds of consumer, as `Bytes` clones — the payload is
+//! never copied:
+//!
+//! * **attached** consumers ([`StreamConsumer`]: the packager; later a recorder, a
+//!   transcoder's input, a relay) see every frame in order, in the publisher's task, and are
+//!   never skipped — they must not block, and hand slow work to a task of their own;
+//! * **subscribers** (HTTP-FLV viewers, thumbnails) each have a bounded queue; when a queue is
+//!   full the subscriber is switched to "wait for the next keyframe", the frames it misses are
+//!   counted, and the publisher goes on without waiting. A GOP cache (the frames since the last
+//!   keyframe) lets a new subscriber start decoding at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +31,23 @@ pub enum HubMessage {
     Tracks(Arc<Tracks>),
     /// A frame, in decode order.
     Frame(Frame),
+}
+
+/// A consumer that must see every frame of a stream, in order (see the module docs). Its calls
+/// come from the publisher's task under the broadcast's lock, in this order: `on_tracks` before
+/// the frames it configures; `on_pause` when the publisher dropped and may come back within
+/// the reconnect grace, `on_resume` when it did (the timeline restarts); `on_end` once.
+pub trait StreamConsumer: Send {
+    /// New codec configuration (sequence headers).
+    fn on_tracks(&mut self, tracks: &Arc<Tracks>);
+    /// A frame, in decode order.
+    fn on_frame(&mut self, frame: &Frame);
+    /// The publisher dropped; close what is open.
+    fn on_pause(&mut self) {}
+    /// A publisher came back after a pause.
+    fn on_resume(&mut self) {}
+    /// The stream ended: nothing more arrives.
+    fn on_end(&mut self);
 }
 
 /// Counters of one consumer, shared with whoever reports on it.
@@ -64,6 +86,7 @@ struct Inner {
     gop_bytes: usize,
     gop_overflow: bool,
     consumers: Vec<Consumer>,
+    attached: Vec<Box<dyn StreamConsumer>>,
     closed: bool,
 }
 
@@ -85,10 +108,53 @@ impl Broadcast {
         Arc::new(Self::default())
     }
 
+    /// Attaches a consumer that sees every frame from now on (it first gets the current
+    /// tracks and the cached GOP, if any).
+    pub fn attach(&self, mut consumer: Box<dyn StreamConsumer>) {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return;
+        }
+        if let Some(t) = &inner.tracks {
+            consumer.on_tracks(t);
+            for f in &inner.gop {
+                consumer.on_frame(f);
+            }
+        }
+        inner.attached.push(consumer);
+    }
+
+    /// Number of attached consumers.
+    pub fn attached_count(&self) -> usize {
+        self.inner.lock().attached.len()
+    }
+
+    /// The publisher dropped and may come back (attached consumers close what is open).
+    pub fn pause(&self) {
+        let mut inner = self.inner.lock();
+        for c in &mut inner.attached {
+            c.on_pause();
+        }
+    }
+
+    /// A publisher came back after [`Broadcast::pause`].
+    pub fn resume(&self) {
+        let mut inner = self.inner.lock();
+        for c in &mut inner.attached {
+            c.on_resume();
+        }
+    }
+
     /// Publishes new track configuration to every consumer.
     pub fn set_tracks(&self, tracks: Tracks) {
         let tracks = Arc::new(tracks);
         let mut inner = self.inner.lock();
+        if inner.closed {
+            return;
+        }
+        for c in &mut inner.attached {
+            c.on_tracks(&tracks);
+        }
         inner.tracks = Some(tracks.clone());
         // A new configuration invalidates cached frames coded with the old one.
         inner.gop.clear();
@@ -105,6 +171,12 @@ impl Broadcast {
     pub fn push(&self, frame: Frame) {
         let mut inner = self.inner.lock();
         let inner = &mut *inner;
+        if inner.closed {
+            return;
+        }
+        for c in &mut inner.attached {
+            c.on_frame(&frame);
+        }
         if frame.is_keyframe() {
             inner.gop.clear();
             inner.gop_bytes = 0;
@@ -172,10 +244,17 @@ impl Broadcast {
         Subscription { rx, stats }
     }
 
-    /// Ends the broadcast: every consumer's queue closes after what it already holds.
+    /// Ends the broadcast: attached consumers end, every subscriber's queue closes after what
+    /// it already holds, and later pushes are ignored.
     pub fn close(&self) {
         let mut inner = self.inner.lock();
+        if inner.closed {
+            return;
+        }
         inner.closed = true;
+        for mut c in std::mem::take(&mut inner.attached) {
+            c.on_end();
+        }
         inner.consumers.clear();
     }
 
@@ -305,6 +384,75 @@ mod tests {
             got.push(m);
         }
         assert!(matches!(got.last(), Some(HubMessage::Frame(f)) if f.dts() == 5000));
+    }
+
+    /// Attached consumers see every frame, in order, even when every subscriber is dropping;
+    /// pause/resume/end reach them once, and nothing arrives after the end.
+    #[test]
+    fn attached_consumers_see_every_frame_in_order() {
+        #[derive(Default)]
+        struct Log(Arc<Mutex<Vec<String>>>);
+        impl StreamConsumer for Log {
+            fn on_tracks(&mut self, _: &Arc<Tracks>) {
+                self.0.lock().push("tracks".into());
+            }
+            fn on_frame(&mut self, f: &Frame) {
+                self.0.lock().push(f.dts().to_string());
+            }
+            fn on_pause(&mut self) {
+                self.0.lock().push("pause".into());
+            }
+            fn on_resume(&mut self) {
+                self.0.lock().push("resume".into());
+            }
+            fn on_end(&mut self) {
+                self.0.lock().push("end".into());
+            }
+        }
+        let b = Broadcast::new();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        b.attach(Box::new(Log(log.clone())));
+        let _slow = b.subscribe(2);
+        b.set_tracks(tracks());
+        for i in 0..100 {
+            b.push(video(i, i % 50 == 0));
+        }
+        b.pause();
+        b.resume();
+        b.push(video(100, true));
+        b.close();
+        b.push(video(101, true));
+        b.close();
+        let log = log.lock();
+        let mut want = vec!["tracks".to_owned()];
+        want.extend((0..100).map(|i| i.to_string()));
+        want.extend(["pause", "resume", "100", "end"].map(str::to_owned));
+        assert_eq!(*log, want);
+        assert!(b.dropped_frames() > 0, "the subscriber dropped meanwhile");
+        assert_eq!(b.attached_count(), 0);
+    }
+
+    /// A consumer attached mid-stream starts with the tracks and the cached GOP.
+    #[test]
+    fn late_attached_consumer_starts_at_the_cached_keyframe() {
+        struct Count(Arc<Mutex<Vec<i64>>>);
+        impl StreamConsumer for Count {
+            fn on_tracks(&mut self, _: &Arc<Tracks>) {}
+            fn on_frame(&mut self, f: &Frame) {
+                self.0.lock().push(f.dts());
+            }
+            fn on_end(&mut self) {}
+        }
+        let b = Broadcast::new();
+        b.set_tracks(tracks());
+        b.push(video(0, true));
+        b.push(video(1, false));
+        b.push(video(2, true));
+        b.push(video(3, false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        b.attach(Box::new(Count(seen.clone())));
+        b.push(video(4, false));
+        assert_eq!(*seen.lock(), vec![2, 3, 4]);
     }
 
     #[test]

@@ -15,8 +15,14 @@
 //! read interface here too; for now they live in `onair-server`, which re-exports these modules
 //! under their old paths.
 
+pub mod directory;
+pub mod edge;
 pub mod health;
 pub mod hub;
+pub mod packager;
 pub mod playlists;
+pub mod publish;
+pub mod sink;
+pub mod stream;
 pub mod viewers;
 pub mod window;

@@ -107,22 +107,39 @@ pub fn ts(w: &WindowState, sid: &str) -> String {
     p.render(&RenderOptions::default())
 }
 
-/// The multivariant playlist, once codecs and a bit rate are known.
-pub fn multivariant(w: &WindowState, fps: f64) -> Option<String> {
-    let tracks = w.tracks.as_ref()?;
-    let codecs = tracks.codecs();
-    if codecs.is_empty() {
+/// One rendition as the multivariant playlist lists it.
+pub struct RenditionWindow<'a> {
+    /// Its media playlist, relative to the multivariant playlist.
+    pub uri: String,
+    pub window: &'a WindowState,
+    /// Measured frame rate (0 when unknown).
+    pub fps: f64,
+}
+
+/// The multivariant playlist over a channel's renditions, once every one's codecs are known
+/// (RFC 8216bis-17 §4.4.6.2: one EXT-X-STREAM-INF per variant).
+pub fn multivariant(renditions: &[RenditionWindow<'_>]) -> Option<String> {
+    let mut variants = Vec::with_capacity(renditions.len());
+    for r in renditions {
+        let w = r.window;
+        let tracks = w.tracks.as_ref()?;
+        let codecs = tracks.codecs();
+        if codecs.is_empty() {
+            return None;
+        }
+        variants.push(Variant {
+            uri: r.uri.clone(),
+            bandwidth: w.peak_bitrate,
+            average_bandwidth: Some(w.average_bitrate).filter(|b| *b > 0),
+            codecs,
+            resolution: tracks.video.as_ref().map(|v| (v.width(), v.height())),
+            frame_rate: (r.fps > 0.0 && tracks.video.is_some()).then_some(r.fps),
+        });
+    }
+    if variants.is_empty() {
         return None;
     }
-    let variant = Variant {
-        uri: "llhls.m3u8".to_owned(),
-        bandwidth: w.peak_bitrate,
-        average_bandwidth: Some(w.average_bitrate).filter(|b| *b > 0),
-        codecs,
-        resolution: tracks.video.as_ref().map(|v| (v.width(), v.height())),
-        frame_rate: (fps > 0.0 && tracks.video.is_some()).then_some(fps),
-    };
-    Some(render_multivariant(&[variant], true, None))
+    Some(render_multivariant(&variants, true, None))
 }
 
 /// Where the live edge of the window is.

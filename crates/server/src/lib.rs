@@ -12,17 +12,15 @@ pub mod config;
 /// The metadata repository (crate `onair-db`), under its old path.
 pub use onair_db as db;
 /// The live edge (crate `onair-live`), under the old paths.
-pub use onair_live::{health, hub, playlists, viewers, window};
+pub use onair_live::{directory, edge, health, hub, packager, playlists, stream, viewers, window};
 /// Durable output (crate `onair-store`), under its old path.
 pub use onair_store as store;
 pub mod http;
-pub mod ingest;
-pub mod ingest_limits;
+/// The ingest drivers (crate `onair-ingest`): `ingest` is the RTMP driver, under its old path.
+pub use onair_ingest::{limits as ingest_limits, rtmp as ingest};
 pub mod mail;
-pub mod packager;
 pub mod recordings;
 pub mod security;
-pub mod stream;
 pub mod system;
 pub mod thumbnails;
 pub mod webhooks;
@@ -152,7 +150,7 @@ impl Server {
                 "uploading what the last run left in the spool"
             );
         }
-        let registry = Registry::with_storage(
+        let registry = Registry::with_ports(
             StreamConfig {
                 packager: PackagerConfig {
                     segment_target: settings.segment_duration,
@@ -162,6 +160,7 @@ impl Server {
                 unpublish_grace: settings.unpublish_grace,
                 ended_retention: settings.ended_retention,
             },
+            Arc::new(directory::LocalDirectory::new(settings.node_name.clone())),
             Some(storage.clone()),
         );
         let shutdown = CancellationToken::new();
@@ -240,11 +239,13 @@ impl Server {
                 max_pending_per_ip: settings.max_rtmp_pending_per_ip,
                 buffer_budget: settings.rtmp_buffer_budget,
                 trusted_proxies: settings.trusted_proxies.clone(),
+                new_session_id: db::new_id,
             },
         ));
         tasks.spawn(ingest.serve(rtmp, shutdown.clone()));
 
         let state = AppState {
+            edge: Arc::new(edge::LocalEdge::new(registry.clone())),
             registry: registry.clone(),
             metrics: http::metrics_handle(),
             max_block: Duration::from_secs(10),

@@ -163,7 +163,10 @@ pub async fn run(registry: Arc<Registry>, store: Store, shutdown: CancellationTo
                 Ok(jpeg) => {
                     stream.set_thumbnail(Instant::now(), jpeg.clone());
                     metrics::counter!("onair_thumbnails_total").increment(1);
-                    let key = format!("{}thumbnail.jpg", stream.store_prefix());
+                    let key = format!(
+                        "{}thumbnail.jpg",
+                        crate::store::layout::stream_prefix(&stream)
+                    );
                     if let Err(e) = store.put(&key, vec![jpeg], THUMBNAIL_CACHE).await {
                         tracing::debug!(error = %e, "storing a thumbnail failed");
                     }

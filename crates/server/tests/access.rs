@@ -779,6 +779,7 @@ async fn signed_urls_end_when_access_changes() {
     let registry = node.server.as_ref().unwrap().registry.clone();
     let _publisher = registry
         .start_publish("busy", "127.0.0.1:1".into())
+        .await
         .unwrap();
     let (s, p) = owner
         .post("/api/v1/channels", json!({"slug": "busy", "title": "x"}))

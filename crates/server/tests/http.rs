@@ -97,6 +97,7 @@ async fn a_stream_without_media_yet_is_503_with_retry_after() {
     let registry = node.server.as_ref().unwrap().registry.clone();
     let publisher = registry
         .start_publish("quiet", "127.0.0.1:1".into())
+        .await
         .unwrap();
     for path in [
         "/live/quiet/llhls.m3u8",

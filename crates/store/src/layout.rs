@@ -25,6 +25,14 @@ pub fn prefix(owner: &str, sid: &str) -> String {
     format!("live/{owner}/{sid}/")
 }
 
+/// The prefix of a live stream's objects.
+pub fn stream_prefix(stream: &onair_live::stream::Stream) -> String {
+    prefix(
+        owner(stream.channel_id.as_deref(), &stream.channel),
+        &stream.sid,
+    )
+}
+
 /// Init section `id` (the packager numbers them from 1), relative to the prefix.
 pub fn init(id: u32) -> String {
     if id <= 1 {

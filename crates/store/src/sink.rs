@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use onair_hls::playlist::{MediaPlaylist, PlaylistType, RenderOptions, SegmentEntry};
@@ -44,25 +44,7 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 /// Header allowance counted against the spool bound per entry.
 const ENTRY_OVERHEAD: u64 = 512;
 
-/// A segment the packager finished.
-#[derive(Clone, Debug)]
-pub struct ClosedSegment {
-    pub msn: u64,
-    pub duration: f64,
-    pub discontinuity: bool,
-    pub program_date_time: SystemTime,
-    pub init_id: u32,
-    pub fmp4: Vec<Bytes>,
-    pub ts: Vec<Bytes>,
-}
-
-/// What the packager tells storage. Implementations never block.
-pub trait SegmentSink: Send + Sync {
-    fn init(&self, id: u32, data: Bytes);
-    fn segment(&self, segment: ClosedSegment);
-    /// The stream ended: the stored playlists get EXT-X-ENDLIST.
-    fn end(&self);
-}
+pub use onair_live::sink::{ClosedSegment, SegmentSink};
 
 /// Hears what was stored (the recordings catalogue). Called from the uploader, in order.
 pub trait StorageEvents: Send + Sync {
@@ -630,6 +612,15 @@ async fn writer(
         }
     }
     queue.close();
+}
+
+impl onair_live::sink::SinkFactory for Storage {
+    fn open_sink(
+        self: Arc<Self>,
+        target: onair_live::sink::SinkTarget<'_>,
+    ) -> Arc<dyn SegmentSink> {
+        self.open(target.channel, target.channel_id, target.sid)
+    }
 }
 
 /// One stream's handle: the packager's [`SegmentSink`].

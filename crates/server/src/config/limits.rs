@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use crate::security::ratelimit::RateLimit;
 
-/// RTMP connections served at once; more are refused at accept (`--max-rtmp-connections`).
-pub const DEFAULT_RTMP_CONNECTIONS: usize = 4096;
-/// Connections one address may hold before a publish is accepted (`--max-rtmp-pending-per-ip`).
-pub const DEFAULT_RTMP_PENDING_PER_IP: usize = 8;
-/// Partial-message bytes all connections may hold together (`--rtmp-buffer-budget`).
-pub const DEFAULT_RTMP_BUFFER_BUDGET: usize = 256 * 1024 * 1024;
+/// RTMP limits are the ingest driver's own.
+pub use onair_ingest::limits::{
+    DEFAULT_RTMP_BUFFER_BUDGET, DEFAULT_RTMP_CONNECTIONS, DEFAULT_RTMP_PENDING_PER_IP,
+};
 
 /// Default `--max-http-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;

@@ -57,16 +57,13 @@ async fn flv_stream(
         },
     )
     .await?;
+    let key = crate::directory::StreamKey::source(channel);
     let stream = state
-        .registry
-        .get(channel)
+        .edge
+        .stream(&key)
+        .await
         .ok_or_else(|| Problem::not_found(format!("channel {channel:?} is not live")))?;
-    if stream.tracks().is_none() {
-        return Err(Problem::not_ready(
-            "the stream has not sent its codec configuration yet",
-        ));
-    }
-    let sub = stream.broadcast.subscribe(FLV_VIEWER_QUEUE);
+    let sub = state.edge.subscribe(&key, FLV_VIEWER_QUEUE).await?;
     let viewer = FlvWriter {
         sub,
         tracks: None,

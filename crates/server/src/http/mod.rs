@@ -32,7 +32,11 @@ pub use problem::Problem;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// This node's streams (the API's view: state, counters, kicks).
     pub registry: Arc<Registry>,
+    /// What playback reads of live media: the only way HTTP delivery reaches a stream's
+    /// window or hub.
+    pub edge: Arc<dyn crate::edge::LiveEdge>,
     pub metrics: PrometheusHandle,
     /// Longest a blocking playlist or preload-hint request waits before giving up.
     pub max_block: Duration,

@@ -19,6 +19,5 @@
 pub mod password;
 pub mod ratelimit;
 pub mod secret;
-pub mod slots;
 
-pub use onair_auth::{alibaba, constant_time_eq, signed_url, totp};
+pub use onair_auth::{alibaba, constant_time_eq, signed_url, slots, totp};

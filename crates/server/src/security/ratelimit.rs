@@ -47,7 +47,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -257,34 +257,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
-/// A client address as per-address limits see it: see the module docs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AddrKey(IpAddr);
-
-impl AddrKey {
-    /// IPv6 addresses are keyed by this prefix length.
-    pub const IPV6_PREFIX: u32 = 64;
-
-    /// The key of `ip`: the only way to make one, so no limit can key addresses differently.
-    pub fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V6(v6) => {
-                let mask = u128::MAX << (128 - Self::IPV6_PREFIX);
-                Self(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
-            }
-            v4 => Self(v4),
-        }
-    }
-}
-
-impl std::fmt::Display for AddrKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V4(v4) => v4.fmt(f),
-            IpAddr::V6(v6) => write!(f, "{v6}/{}", Self::IPV6_PREFIX),
-        }
-    }
-}
+pub use onair_auth::client::AddrKey;
 
 /// A [`RateLimiter`] over client addresses, each keyed by [`AddrKey::of`].
 pub struct AddrLimiter(RateLimiter<AddrKey>);

@@ -12,7 +12,7 @@ use super::{Registry, Stream};
 
 /// The publisher of a stream, as its slot holds it.
 #[derive(Clone, Debug)]
-pub(crate) struct PublisherSlot {
+pub struct PublisherSlot {
     session_id: String,
     device_id: Option<String>,
     kick: CancellationToken,
@@ -104,7 +104,10 @@ mod tests {
     #[tokio::test]
     async fn kick_and_unregister() {
         let registry = Registry::for_tests();
-        let p = registry.start_publish("c", "127.0.0.1:1".into()).unwrap();
+        let p = registry
+            .start_publish("c", "127.0.0.1:1".into())
+            .await
+            .unwrap();
         assert!(
             !registry.kick_channel("c", "x"),
             "no publisher registered yet"

@@ -17,15 +17,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{PublishAuthorizer, PublishEnded, PublishRequest, PublishStarted};
-use crate::ingest_limits::{BufferBudget, PendingByAddress, PendingSlot};
-use crate::stream::live_publish::LiveHandle;
-use crate::stream::{PublishError, Publisher, Registry};
+use onair_live::directory::StreamKey;
+use onair_live::publish::{PublishAuthorizer, PublishEnded, PublishRequest, PublishStarted};
+use onair_live::stream::live_publish::LiveHandle;
+use onair_live::stream::{PublishError, Publisher, Registry};
+
+use crate::limits::{BufferBudget, PendingByAddress, PendingSlot};
 
 /// How long a takeover waits for the replaced publisher to let go of the channel.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(3);
 
-pub use crate::config::limits::{
+pub use crate::limits::{
     DEFAULT_RTMP_BUFFER_BUDGET as DEFAULT_BUFFER_BUDGET,
     DEFAULT_RTMP_CONNECTIONS as DEFAULT_MAX_CONNECTIONS,
     DEFAULT_RTMP_PENDING_PER_IP as DEFAULT_MAX_PENDING_PER_IP,
@@ -50,6 +52,9 @@ pub struct IngestConfig {
     pub buffer_budget: usize,
     /// Exempt from `max_pending_per_ip` (`--trusted-proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Makes the id of each accepted publish (the repository's, so publish sessions sort with
+    /// its other ids).
+    pub new_session_id: fn() -> String,
 }
 
 pub struct Ingest {
@@ -321,15 +326,16 @@ impl Ingest {
                         return;
                     }
                 };
+                let key = StreamKey::source(&grant.channel);
                 let try_publish = || {
                     self.registry.start_publish_with(
-                        &grant.channel,
+                        &key,
                         grant.channel_id.as_deref(),
                         conn.peer.to_string(),
                         grant.packager,
                     )
                 };
-                let mut started = try_publish();
+                let mut started = try_publish().await;
                 if grant.takeover && matches!(started, Err(PublishError::AlreadyLive(_))) {
                     // Replace the live publisher: kick it and wait until it lets go (woken by
                     // the registry, not polled).
@@ -339,7 +345,7 @@ impl Ingest {
                         let released = self.registry.released();
                         tokio::pin!(released);
                         released.as_mut().enable();
-                        started = try_publish();
+                        started = try_publish().await;
                         if !matches!(started, Err(PublishError::AlreadyLive(_)))
                             || tokio::time::timeout_at(deadline, released).await.is_err()
                         {
@@ -361,7 +367,7 @@ impl Ingest {
                         // A publishing connection no longer counts against its address.
                         conn.pending = None;
                         conn.media = MediaState::default();
-                        let session_id = crate::db::new_id();
+                        let session_id = (self.config.new_session_id)();
                         let started = PublishStarted {
                             request: request.clone(),
                             grant: grant.clone(),
@@ -382,7 +388,9 @@ impl Ingest {
                     Err(e) => {
                         let code = match e {
                             PublishError::AlreadyLive(_) => "NetStream.Publish.BadName",
-                            PublishError::ShuttingDown => "NetStream.Publish.Failed",
+                            PublishError::ShuttingDown | PublishError::Unavailable(_) => {
+                                "NetStream.Publish.Failed"
+                            }
                         };
                         tracing::info!(peer = %conn.peer, channel = %grant.channel, reason = %e, "publish refused");
                         metrics::counter!("onair_publish_refused_total", "reason" => code)
@@ -653,13 +661,13 @@ mod tests {
 
     /// Feeds `tags` to a fresh MediaState (with `meta` as onMetaData) publishing `name`; the
     /// stream's (init segments, tracks, segments) once it finished.
-    fn publish(
+    async fn publish(
         registry: &Arc<Registry>,
         name: &str,
         meta: Option<onair_rtmp::amf0::Value>,
         tags: Vec<FlvTag>,
-    ) -> (usize, Tracks, Vec<crate::window::SegmentData>) {
-        let p = registry.start_publish(name, "x".into()).unwrap();
+    ) -> (usize, Tracks, Vec<onair_live::window::SegmentData>) {
+        let p = registry.start_publish(name, "x".into()).await.unwrap();
         let mut m = MediaState::default();
         if let Some(meta) = meta {
             m.on_metadata(&meta);
@@ -681,8 +689,8 @@ mod tests {
 
     /// An encoder that sends audio before the video sequence header still gets one init
     /// segment with both tracks (no restart, no discontinuity) when onMetaData announced both.
-    #[test]
-    fn tracks_announced_in_metadata_are_awaited() {
+    #[tokio::test]
+    async fn tracks_announced_in_metadata_are_awaited() {
         use onair_rtmp::amf0::Value;
         // Audio first (header and 20 frames), then the video header, then the rest.
         let (audio, video) = fixture_tags();
@@ -694,10 +702,9 @@ mod tests {
         rest.sort_by_key(|t| t.timestamp_ms);
         order.extend(rest);
 
-        let rt = crate::stream::runtime_for_tests();
-        let _guard = rt.enter();
         let meta = Value::object([("videocodecid", 7.0.into()), ("audiocodecid", 10.0.into())]);
-        let (inits, tracks, segments) = publish(&Registry::for_tests(), "m", Some(meta), order);
+        let (inits, tracks, segments) =
+            publish(&Registry::for_tests(), "m", Some(meta), order).await;
         assert_eq!(inits, 1, "one init segment");
         assert!(tracks.video.is_some() && tracks.audio.is_some());
         assert!(segments.iter().all(|s| !s.discontinuity), "no restart");
@@ -707,11 +714,9 @@ mod tests {
     /// Without onMetaData, an audio header a few frames after the first video frame still
     /// makes one init segment with both tracks; a video-only stream starts after the hold, or
     /// at its end when it is shorter.
-    #[test]
-    fn unannounced_tracks_are_awaited_briefly() {
+    #[tokio::test]
+    async fn unannounced_tracks_are_awaited_briefly() {
         let (audio, video) = fixture_tags();
-        let rt = crate::stream::runtime_for_tests();
-        let _guard = rt.enter();
         let registry = Registry::for_tests();
 
         // Video header and three frames, then the audio header, then the rest in order.
@@ -723,7 +728,7 @@ mod tests {
             .collect();
         rest.sort_by_key(|t| (t.timestamp_ms, t.body.get(1) != Some(&0)));
         order.extend(rest);
-        let (inits, tracks, segments) = publish(&registry, "late-audio", None, order);
+        let (inits, tracks, segments) = publish(&registry, "late-audio", None, order).await;
         assert_eq!(inits, 1, "one init segment");
         assert!(tracks.video.is_some() && tracks.audio.is_some());
         assert!(segments.iter().all(|s| !s.discontinuity), "no restart");
@@ -731,11 +736,11 @@ mod tests {
 
         // Half a second of video only, ended before the hold is over: released at the end.
         let short = video.iter().take(13).cloned().collect();
-        let (_, _, segments) = publish(&registry, "short", None, short);
+        let (_, _, segments) = publish(&registry, "short", None, short).await;
         assert_eq!(segments.len(), 1);
 
         // Video only: it starts after the hold, and nothing is lost by waiting.
-        let (inits, tracks, segments) = publish(&registry, "video-only", None, video);
+        let (inits, tracks, segments) = publish(&registry, "video-only", None, video).await;
         assert_eq!(inits, 1);
         assert!(tracks.audio.is_none());
         let seconds: f64 = segments.iter().filter_map(|s| s.duration).sum();

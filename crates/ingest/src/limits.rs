@@ -18,8 +18,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::security::ratelimit::AddrKey;
-use crate::security::slots::{Slot, Slots};
+use onair_auth::client::AddrKey;
+use onair_auth::slots::{Slot, Slots};
+
+/// RTMP connections served at once; more are refused at accept (`--max-rtmp-connections`).
+pub const DEFAULT_RTMP_CONNECTIONS: usize = 4096;
+/// Connections one address may hold before a publish is accepted (`--max-rtmp-pending-per-ip`).
+pub const DEFAULT_RTMP_PENDING_PER_IP: usize = 8;
+/// Partial-message bytes all connections may hold together (`--rtmp-buffer-budget`).
+pub const DEFAULT_RTMP_BUFFER_BUDGET: usize = 256 * 1024 * 1024;
 
 /// Connections counted per address (by [`AddrKey`], IPv6 per /64) until their publish is accepted.
 pub struct PendingByAddress {

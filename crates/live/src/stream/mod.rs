@@ -1,6 +1,12 @@
-//! Live streams by channel: who publishes, the hub, the live window, and counters.
+//! The streams of this node, by [`StreamKey`] (channel, rendition): who publishes, the hub
+//! with the packager attached, the live window, and counters.
 //!
-//! Lifecycle of a channel's stream:
+//! Before a stream is created its key is claimed in the [`StreamDirectory`] (the claim's epoch
+//! stays with the stream for its life, reconnects within the grace included) and released
+//! when it ends. Publishes are claimed one at a time per registry, so two local publishers of
+//! one key cannot both be granted.
+//!
+//! Lifecycle of a stream:
 //! * publish → `Live`; a second publisher on a live channel is refused (BadName);
 //! * clean unpublish (FCUnpublish/deleteStream) → segments flushed, playlist gets ENDLIST;
 //! * abrupt disconnect → `Grace`: the playlist stalls for `unpublish_grace`; a publisher that
@@ -13,14 +19,16 @@ pub mod live_publish;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use onair_media::{Frame, Tracks};
 use parking_lot::Mutex;
 
+use crate::directory::{Claim, ClaimError, LocalDirectory, StreamDirectory, StreamKey};
 use crate::hub::Broadcast;
 use crate::packager::{Packager, PackagerConfig};
+use crate::sink::{SinkFactory, SinkTarget};
 use crate::viewers::Viewers;
 use crate::window::LiveWindow;
 
@@ -69,7 +77,8 @@ impl StreamStats {
 /// stream's media URLs, its stored objects and its recording, so neither another stream's id
 /// nor the time a stream started may tell it: stored objects are not found by trying ids.
 /// (Ids are not secrets, viewers see them in URLs: who may read an object is still decided by
-/// the channel it belongs to.)
+/// the channel it belongs to.) Random bits are also what makes ids unique across nodes
+/// without coordination: a ULID would do that too, but its first 48 bits are the start time.
 fn new_sid() -> String {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes[..]);
@@ -87,14 +96,19 @@ struct Control {
     phase: Phase,
     /// Increments with every publish so a stale grace timer does nothing.
     generation: u64,
-    packager: Packager,
+    /// The MSN the packager's next segment gets (a later stream life continues from it).
+    next_msn: Arc<AtomicU64>,
     publisher_addr: Option<String>,
     started_at: SystemTime,
 }
 
-/// One channel's live stream.
+/// One rendition of one channel, live (or recently ended) on this node.
 pub struct Stream {
+    pub key: StreamKey,
+    /// The channel's slug (`key.channel`).
     pub channel: String,
+    /// This stream life's claim in the directory (its epoch fences its writes).
+    pub claim: Claim,
     /// The publishing channel's database id (`None` without a channel row: open publishing).
     pub channel_id: Option<String>,
     /// Names this stream's life in media URLs (see `http::hls`).
@@ -112,18 +126,10 @@ pub struct Stream {
     /// DVR viewer for a second instead of one store read per playlist request.
     pub dvr_stored: Mutex<Option<(Instant, Arc<str>)>>,
     /// Its publishing connection, for kicks (see `live_publish`).
-    pub(crate) publisher: Mutex<Option<live_publish::PublisherSlot>>,
+    publisher: Mutex<Option<live_publish::PublisherSlot>>,
 }
 
 impl Stream {
-    /// Where this stream life's objects are stored (see `store::layout`).
-    pub fn store_prefix(&self) -> String {
-        crate::store::layout::prefix(
-            crate::store::layout::owner(self.channel_id.as_deref(), &self.channel),
-            &self.sid,
-        )
-    }
-
     pub fn phase(&self) -> Phase {
         self.control.lock().phase
     }
@@ -159,11 +165,11 @@ impl Stream {
         self.thumbnail.lock().0 = Some(at);
     }
 
-    /// Ends the stream: flush, ENDLIST, close consumers.
+    /// Ends the stream: attached consumers finish (the packager flushes), ENDLIST, subscribers
+    /// close. The caller releases the claim ([`Registry::release`]).
     fn end_locked(&self, c: &mut Control) {
-        c.packager.finish();
-        self.window.end();
         self.broadcast.close();
+        self.window.end();
         c.phase = Phase::Ended {
             since: Instant::now(),
         };
@@ -178,41 +184,72 @@ pub enum PublishError {
     AlreadyLive(String),
     #[error("server is shutting down")]
     ShuttingDown,
+    /// The directory could not be asked (a cluster's database is down).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<ClaimError> for PublishError {
+    fn from(e: ClaimError) -> Self {
+        match e {
+            ClaimError::Owned { key, .. } => Self::AlreadyLive(key.to_string()),
+            ClaimError::Unavailable(_) => Self::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// What [`Registry::start_publish_with`] decided before claiming.
+enum Start {
+    Resumed(Publisher),
+    /// A new stream life, numbering segments from `first_msn`.
+    New {
+        first_msn: u64,
+        discontinuity: bool,
+    },
 }
 
 /// All streams of this node.
 pub struct Registry {
     config: StreamConfig,
+    /// Who owns which stream (this node's claims).
+    directory: Arc<dyn StreamDirectory>,
     /// Durable storage of every stream's segments, when configured.
-    storage: Option<Arc<crate::store::sink::Storage>>,
-    streams: Mutex<HashMap<String, Arc<Stream>>>,
-    shutting_down: std::sync::atomic::AtomicBool,
+    sinks: Option<Arc<dyn SinkFactory>>,
+    streams: Mutex<HashMap<StreamKey, Arc<Stream>>>,
+    /// Held while a publish is decided and claimed (one at a time: see the module docs).
+    claiming: tokio::sync::Mutex<()>,
+    shutting_down: AtomicBool,
     /// Woken whenever a publisher lets go of its stream (a takeover waits on it).
     released: tokio::sync::Notify,
 }
 
 impl Registry {
+    /// A registry of a single node without storage.
     pub fn new(config: StreamConfig) -> Arc<Self> {
-        Self::with_storage(config, None)
+        Self::with_ports(config, Arc::new(LocalDirectory::new("local")), None)
     }
 
-    /// A registry whose streams store their segments in `storage`.
-    pub fn with_storage(
+    /// A registry claiming its streams in `directory`, storing their segments through `sinks`.
+    pub fn with_ports(
         config: StreamConfig,
-        storage: Option<Arc<crate::store::sink::Storage>>,
+        directory: Arc<dyn StreamDirectory>,
+        sinks: Option<Arc<dyn SinkFactory>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
-            storage,
+            directory,
+            sinks,
             streams: Mutex::new(HashMap::new()),
+            claiming: tokio::sync::Mutex::new(()),
             shutting_down: false.into(),
             released: tokio::sync::Notify::new(),
         })
     }
 
-    /// A registry without storage, 1 s segments and 200 ms parts (unit tests).
-    #[cfg(test)]
-    pub(crate) fn for_tests() -> Arc<Self> {
+    /// A registry without storage, 1 s segments and 200 ms parts (unit tests, here and in
+    /// the crates that drive it).
+    #[doc(hidden)]
+    pub fn for_tests() -> Arc<Self> {
         Self::new(StreamConfig {
             packager: PackagerConfig {
                 segment_target: Duration::from_secs(1),
@@ -235,88 +272,158 @@ impl Registry {
         self.released.notified()
     }
 
-    pub fn get(&self, channel: &str) -> Option<Arc<Stream>> {
-        self.streams.lock().get(channel).cloned()
+    /// The directory this registry claims its streams in.
+    pub fn directory(&self) -> &Arc<dyn StreamDirectory> {
+        &self.directory
     }
 
-    pub fn list(&self) -> Vec<Arc<Stream>> {
-        let mut v: Vec<_> = self.streams.lock().values().cloned().collect();
-        v.sort_by(|a, b| a.channel.cmp(&b.channel));
+    /// The source rendition of `channel`.
+    pub fn get(&self, channel: &str) -> Option<Arc<Stream>> {
+        self.get_key(&StreamKey::source(channel))
+    }
+
+    pub fn get_key(&self, key: &StreamKey) -> Option<Arc<Stream>> {
+        self.streams.lock().get(key).cloned()
+    }
+
+    /// Every rendition of `channel` on this node, the source first, then by name.
+    pub fn renditions(&self, channel: &str) -> Vec<Arc<Stream>> {
+        let mut v: Vec<_> = self
+            .streams
+            .lock()
+            .values()
+            .filter(|s| s.key.channel == channel)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| {
+            (!a.key.is_source(), &a.key.rendition).cmp(&(!b.key.is_source(), &b.key.rendition))
+        });
         v
     }
 
-    /// Starts publishing on `channel`, without a channel row.
-    pub fn start_publish(
+    /// Every stream, by channel then rendition (the source first).
+    pub fn list(&self) -> Vec<Arc<Stream>> {
+        let mut v: Vec<_> = self.streams.lock().values().cloned().collect();
+        v.sort_by(|a, b| {
+            (&a.key.channel, !a.key.is_source(), &a.key.rendition).cmp(&(
+                &b.key.channel,
+                !b.key.is_source(),
+                &b.key.rendition,
+            ))
+        });
+        v
+    }
+
+    /// Starts publishing the source rendition of `channel`, without a channel row.
+    pub async fn start_publish(
         self: &Arc<Self>,
         channel: &str,
         publisher_addr: String,
     ) -> Result<Publisher, PublishError> {
-        self.start_publish_with(channel, None, publisher_addr, None)
+        self.start_publish_with(&StreamKey::source(channel), None, publisher_addr, None)
+            .await
     }
 
-    /// Starts publishing on `channel` (the slug) of the channel row `channel_id`, with the
-    /// channel's own segment/part targets if it has them (a reconnect within the grace period
-    /// keeps the running playlist's).
-    pub fn start_publish_with(
+    /// Starts publishing `key` of the channel row `channel_id`, with the channel's own
+    /// segment/part targets if it has them (a reconnect within the grace period keeps the
+    /// running playlist's).
+    pub async fn start_publish_with(
         self: &Arc<Self>,
-        channel: &str,
+        key: &StreamKey,
         channel_id: Option<&str>,
         publisher_addr: String,
         packager: Option<PackagerConfig>,
     ) -> Result<Publisher, PublishError> {
+        let _claiming = self.claiming.lock().await;
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(PublishError::ShuttingDown);
         }
-        let mut streams = self.streams.lock();
-        if let Some(existing) = streams.get(channel).cloned() {
-            let mut c = existing.control.lock();
-            // The slug has changed hands since this stream was published: never continue
-            // another channel's stream (its playlist and its recording).
-            if existing.channel_id.as_deref() != channel_id && c.phase != Phase::Live {
-                if matches!(c.phase, Phase::Grace { .. }) {
-                    existing.end_locked(&mut c);
-                }
-                drop(c);
-                let stream =
-                    self.new_stream(channel, channel_id, 0, false, publisher_addr, packager);
-                streams.insert(channel.to_owned(), stream.clone());
-                return Ok(Publisher::new(self.clone(), stream, 0));
-            }
-            match c.phase {
-                Phase::Live => return Err(PublishError::AlreadyLive(channel.to_owned())),
-                Phase::Grace { .. } => {
-                    c.packager.restart();
-                    c.phase = Phase::Live;
-                    c.generation += 1;
-                    c.publisher_addr = Some(publisher_addr);
-                    let generation = c.generation;
-                    drop(c);
-                    return Ok(Publisher::new(self.clone(), existing, generation));
-                }
-                Phase::Ended { .. } => {
-                    let next_msn = c.packager.next_msn();
-                    drop(c);
-                    let stream = self.new_stream(
-                        channel,
-                        channel_id,
-                        next_msn,
-                        true,
-                        publisher_addr,
-                        packager,
-                    );
-                    streams.insert(channel.to_owned(), stream.clone());
-                    return Ok(Publisher::new(self.clone(), stream, 0));
-                }
-            }
+        let (first_msn, discontinuity) = match self.decide(key, channel_id, &publisher_addr)? {
+            Start::Resumed(p) => return Ok(p),
+            Start::New {
+                first_msn,
+                discontinuity,
+            } => (first_msn, discontinuity),
+        };
+        let claim = self.directory.claim(key).await?;
+        if self.shutting_down.load(Ordering::Relaxed) {
+            self.release(claim);
+            return Err(PublishError::ShuttingDown);
         }
-        let stream = self.new_stream(channel, channel_id, 0, false, publisher_addr, packager);
-        streams.insert(channel.to_owned(), stream.clone());
+        let stream = self.new_stream(
+            claim,
+            channel_id,
+            first_msn,
+            discontinuity,
+            publisher_addr,
+            packager,
+        );
+        self.streams.lock().insert(key.clone(), stream.clone());
         Ok(Publisher::new(self.clone(), stream, 0))
+    }
+
+    /// Whether a publish of `key` continues the stream there (a reconnect within the grace),
+    /// is refused (it is live), or starts a new stream life.
+    fn decide(
+        self: &Arc<Self>,
+        key: &StreamKey,
+        channel_id: Option<&str>,
+        publisher_addr: &str,
+    ) -> Result<Start, PublishError> {
+        let Some(existing) = self.get_key(key) else {
+            return Ok(Start::New {
+                first_msn: 0,
+                discontinuity: false,
+            });
+        };
+        let mut c = existing.control.lock();
+        // The slug has changed hands since this stream was published: never continue
+        // another channel's stream (its playlist and its recording).
+        if existing.channel_id.as_deref() != channel_id && c.phase != Phase::Live {
+            if matches!(c.phase, Phase::Grace { .. }) {
+                existing.end_locked(&mut c);
+                drop(c);
+                self.release(existing.claim.clone());
+            }
+            return Ok(Start::New {
+                first_msn: 0,
+                discontinuity: false,
+            });
+        }
+        match c.phase {
+            Phase::Live => Err(PublishError::AlreadyLive(key.to_string())),
+            Phase::Grace { .. } => {
+                existing.broadcast.resume();
+                c.phase = Phase::Live;
+                c.generation += 1;
+                c.publisher_addr = Some(publisher_addr.to_owned());
+                let generation = c.generation;
+                drop(c);
+                Ok(Start::Resumed(Publisher::new(
+                    self.clone(),
+                    existing,
+                    generation,
+                )))
+            }
+            Phase::Ended { .. } => Ok(Start::New {
+                first_msn: c.next_msn.load(Ordering::Relaxed),
+                discontinuity: true,
+            }),
+        }
+    }
+
+    /// Gives a stream life's claim back to the directory (in the background: the directory
+    /// may be remote, and callers hold locks).
+    fn release(&self, claim: Claim) {
+        let directory = self.directory.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { directory.release(&claim).await });
+        }
     }
 
     fn new_stream(
         &self,
-        channel: &str,
+        claim: Claim,
         channel_id: Option<&str>,
         first_msn: u64,
         discontinuity: bool,
@@ -330,23 +437,33 @@ impl Registry {
             p.segment_target.as_secs_f64(),
         );
         let sid = new_sid();
-        let sink = self.storage.as_ref().map(|st| {
-            st.open(channel, channel_id, &sid) as Arc<dyn crate::store::sink::SegmentSink>
+        let channel = claim.key.channel.clone();
+        let sink = self.sinks.as_ref().map(|f| {
+            f.clone().open_sink(SinkTarget {
+                channel: &channel,
+                channel_id,
+                sid: &sid,
+            })
         });
         let packager = Packager::new(*p, window.clone(), first_msn, discontinuity, sink);
+        let next_msn = packager.next_msn_handle();
+        let broadcast = Broadcast::new();
+        broadcast.attach(Box::new(packager));
         Arc::new(Stream {
-            channel: channel.to_owned(),
+            key: claim.key.clone(),
+            channel,
+            claim,
             channel_id: channel_id.map(str::to_owned),
             sid,
             viewers: Arc::default(),
-            broadcast: Broadcast::new(),
+            broadcast,
             window,
             stats: StreamStats::default(),
             health: crate::health::StreamHealth::new(p.segment_target),
             control: Mutex::new(Control {
                 phase: Phase::Live,
                 generation: 0,
-                packager,
+                next_msn,
                 publisher_addr: Some(publisher_addr),
                 started_at: SystemTime::now(),
             }),
@@ -363,9 +480,12 @@ impl Registry {
         streams.retain(|_, s| {
             let mut c = s.control.lock();
             match c.phase {
-                Phase::Grace { since } if now.duration_since(since) >= self.config.unpublish_grace => {
-                    tracing::info!(channel = %s.channel, "publisher did not come back: stream ended");
+                Phase::Grace { since }
+                    if now.duration_since(since) >= self.config.unpublish_grace =>
+                {
+                    tracing::info!(stream = %s.key, "publisher did not come back: stream ended");
                     s.end_locked(&mut c);
+                    self.release(s.claim.clone());
                     true
                 }
                 Phase::Ended { since } => now.duration_since(since) < self.config.ended_retention,
@@ -420,6 +540,7 @@ impl Registry {
             let mut c = s.control.lock();
             if !matches!(c.phase, Phase::Ended { .. }) {
                 s.end_locked(&mut c);
+                self.release(s.claim.clone());
             }
         }
     }
@@ -444,19 +565,18 @@ impl Publisher {
         }
     }
 
+    /// Whether this publisher still publishes its stream (not replaced, not ended). A stream
+    /// that ends after this check ignores what is pushed into its closed hub.
+    fn current(&self) -> bool {
+        let c = self.stream.control.lock();
+        c.generation == self.generation && c.phase == Phase::Live
+    }
+
     /// Sequence headers changed.
     pub fn set_tracks(&self, tracks: Tracks) {
-        let tracks = Arc::new(tracks);
-        {
-            let mut c = self.stream.control.lock();
-            if c.generation != self.generation || c.phase != Phase::Live {
-                return;
-            }
-            if let Err(e) = c.packager.set_tracks(tracks.clone()) {
-                tracing::warn!(channel = %self.stream.channel, error = %e, "unsupported tracks");
-            }
+        if self.current() {
+            self.stream.broadcast.set_tracks(tracks);
         }
-        self.stream.broadcast.set_tracks((*tracks).clone());
     }
 
     /// A frame from the publisher.
@@ -474,16 +594,9 @@ impl Publisher {
                 .audio_frames
                 .fetch_add(1, Ordering::Relaxed),
         };
-        {
-            let mut c = self.stream.control.lock();
-            if c.generation != self.generation || c.phase != Phase::Live {
-                return;
-            }
-            if let Err(e) = c.packager.push(frame.clone()) {
-                tracing::warn!(channel = %self.stream.channel, error = %e, "packaging failed");
-            }
+        if self.current() {
+            self.stream.broadcast.push(frame);
         }
-        self.stream.broadcast.push(frame);
     }
 
     /// Clean end of publishing (FCUnpublish / deleteStream / closeStream).
@@ -493,18 +606,10 @@ impl Publisher {
         if c.generation == self.generation && c.phase == Phase::Live {
             self.stream.end_locked(&mut c);
             drop(c);
+            self.registry.release(self.stream.claim.clone());
             self.registry.released.notify_waiters();
         }
     }
-}
-
-/// A current-thread runtime for unit tests that drive publishers synchronously.
-#[cfg(test)]
-pub(crate) fn runtime_for_tests() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 impl Drop for Publisher {
@@ -518,8 +623,9 @@ impl Drop for Publisher {
                 || self.registry.config.unpublish_grace.is_zero()
             {
                 self.stream.end_locked(&mut c);
+                self.registry.release(self.stream.claim.clone());
             } else {
-                c.packager.flush();
+                self.stream.broadcast.pause();
                 c.phase = Phase::Grace {
                     since: Instant::now(),
                 };
@@ -544,7 +650,6 @@ mod tests {
         let ids: Vec<String> = (0..1000).map(|_| new_sid()).collect();
         for id in &ids {
             assert_eq!(id.len(), 26, "{id}");
-            assert!(onair_auth::is_valid_channel_name(id), "{id}");
             assert!(
                 id.bytes()
                     .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()),
@@ -564,45 +669,122 @@ mod tests {
         assert!(ids.windows(2).any(|w| w[0] > w[1]), "ids are time-ordered");
     }
 
-    /// A publisher returning within the grace period continues its stream, unless the name
-    /// now belongs to another channel: that one starts a stream (and a recording) of its own.
-    #[test]
-    fn a_stream_is_continued_only_by_its_own_channel() {
-        let rt = runtime_for_tests();
-        let _guard = rt.enter();
-        let registry = Registry::new(StreamConfig {
+    fn with_grace() -> Arc<Registry> {
+        Registry::new(StreamConfig {
             unpublish_grace: Duration::from_secs(60),
             ..*Registry::for_tests().config()
-        });
+        })
+    }
+
+    /// A publisher returning within the grace period continues its stream, unless the name
+    /// now belongs to another channel: that one starts a stream (and a recording) of its own.
+    #[tokio::test]
+    async fn a_stream_is_continued_only_by_its_own_channel() {
+        let registry = with_grace();
+        let key = StreamKey::source("m");
         let first = registry
-            .start_publish_with("m", Some("a"), "x".into(), None)
+            .start_publish_with(&key, Some("a"), "x".into(), None)
+            .await
             .unwrap();
         let sid = first.stream.sid.clone();
         drop(first);
         let again = registry
-            .start_publish_with("m", Some("a"), "x".into(), None)
+            .start_publish_with(&key, Some("a"), "x".into(), None)
+            .await
             .unwrap();
         assert_eq!(again.stream.sid, sid, "continued within the grace period");
         drop(again);
         let other = registry
-            .start_publish_with("m", Some("b"), "y".into(), None)
+            .start_publish_with(&key, Some("b"), "y".into(), None)
+            .await
             .unwrap();
         assert_ne!(other.stream.sid, sid);
         assert_eq!(other.stream.channel_id.as_deref(), Some("b"));
+        assert_eq!(other.stream.key, key);
+    }
+
+    /// Each stream life claims its key with a new epoch and keeps it through a reconnect
+    /// within the grace; the claim is released when the stream ends; a second publisher of a
+    /// live key is refused without claiming (the first keeps its epoch).
+    #[tokio::test]
+    async fn stream_lives_claim_with_increasing_epochs() {
+        let registry = with_grace();
+        let key = StreamKey::source("cam");
+        let owner = || registry.directory().owner(&key);
+        let first = registry.start_publish("cam", "a".into()).await.unwrap();
+        assert_eq!(first.stream.claim.epoch, 1);
+        assert_eq!(first.stream.claim.node, "local");
         assert_eq!(
-            other.stream.store_prefix(),
-            format!("live/b/{}/", other.stream.sid)
+            registry.start_publish("cam", "b".into()).await.err(),
+            Some(PublishError::AlreadyLive("cam".into()))
         );
+        assert_eq!(owner().await.map(|c| c.epoch), Some(1));
+        drop(first);
+        let resumed = registry.start_publish("cam", "a".into()).await.unwrap();
+        assert_eq!(resumed.stream.claim.epoch, 1, "a reconnect keeps the claim");
+        resumed.finish();
+        // The release runs in the background.
+        tokio::task::yield_now().await;
+        assert_eq!(owner().await, None, "released when the stream ended");
+        let next = registry.start_publish("cam", "a".into()).await.unwrap();
+        assert_eq!(next.stream.claim.epoch, 2);
+        // Another rendition of the channel is a stream of its own, listed after the source.
+        let low = StreamKey {
+            channel: "cam".into(),
+            rendition: "480p".into(),
+        };
+        let p = registry
+            .start_publish_with(&low, None, "t".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(p.stream.claim.epoch, 1);
+        let names: Vec<_> = registry
+            .renditions("cam")
+            .iter()
+            .map(|s| s.key.rendition.clone())
+            .collect();
+        assert_eq!(names, ["source", "480p"]);
+        assert_eq!(registry.get("cam").unwrap().sid, next.stream.sid);
+    }
+
+    /// The packager is attached to the stream's hub: frames pushed by the publisher reach the
+    /// live window, and a stream that ended continues the numbering of its successor.
+    #[tokio::test]
+    async fn the_packager_consumes_the_hub() {
+        let registry = Registry::for_tests();
+        let p = registry.start_publish("m", "x".into()).await.unwrap();
+        assert_eq!(p.stream.broadcast.attached_count(), 1);
+        let aac = onair_media::AacConfig::parse(Bytes::from_static(&[0x12, 0x10])).unwrap();
+        p.set_tracks(Tracks {
+            video: None,
+            audio: Some(onair_media::AudioConfig::Aac(aac)),
+        });
+        for i in 0..200 {
+            p.push(Frame::Audio(onair_media::AudioFrame {
+                dts: i * i64::from(TIMESCALE) / 50,
+                data: Bytes::from_static(&[0x21, 0x10]),
+            }));
+        }
+        let last = p.stream.window.read().last_complete_msn();
+        assert!(last.is_some_and(|m| m >= 2), "segments packaged: {last:?}");
+        p.finish();
+        assert!(p_ended(&registry, "m"));
+        let again = registry.start_publish("m", "x".into()).await.unwrap();
+        let next = again.stream.control.lock().next_msn.load(Ordering::Relaxed);
+        assert!(next > last.unwrap(), "numbering continues: {next}");
+    }
+
+    fn p_ended(registry: &Registry, channel: &str) -> bool {
+        let s = registry.get(channel).unwrap();
+        s.window.read().ended && matches!(s.phase(), Phase::Ended { .. })
     }
 
     /// The frame rate is the frames' own (timestamps), not their arrival rate: 50 frames 40 ms
     /// apart that arrive in one burst are 25 fps, not 500.
-    #[test]
-    fn frame_rate_is_measured_in_media_time() {
-        let rt = runtime_for_tests();
-        let _guard = rt.enter();
+    #[tokio::test]
+    async fn frame_rate_is_measured_in_media_time() {
         let registry = Registry::for_tests();
-        let p = registry.start_publish("m", "x".into()).unwrap();
+        let p = registry.start_publish("m", "x".into()).await.unwrap();
         let t0 = Instant::now();
         registry.measure(t0);
         let tick = i64::from(TIMESCALE) / 25;

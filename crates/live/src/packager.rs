@@ -2,11 +2,13 @@
 //! classic HLS (MPEG-TS) segments with the same boundaries, and publishes them into the
 //! stream's [`LiveWindow`].
 //!
-//! It runs synchronously in the publisher's ingest task (see `docs/architecture.md`): muxing is
-//! zero-copy for fMP4 and a single pass for TS, so this keeps ordering trivial and adds no queue
-//! between a frame's arrival and its part becoming fetchable.
+//! It is a consumer attached to the stream's hub ([`StreamConsumer`]): it runs synchronously in
+//! the publisher's task (see `docs/architecture.md`). Muxing is zero-copy for fMP4 and a single
+//! pass for TS, so this keeps ordering trivial and adds no queue between a frame's arrival and
+//! its part becoming fetchable.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -15,7 +17,8 @@ use onair_media::fmp4::{self, FragmentWriter};
 use onair_media::ts::TsMuxer;
 use onair_media::{Frame, TIMESCALE, Tracks};
 
-use crate::store::sink::{ClosedSegment, SegmentSink};
+use crate::hub::StreamConsumer;
+use crate::sink::{ClosedSegment, SegmentSink};
 use crate::window::{Chunks, LiveWindow, PartData, SegmentData};
 
 /// Segment and part targets.
@@ -56,8 +59,9 @@ pub struct Packager {
     init_id: u32,
     /// The next segment to open gets EXT-X-DISCONTINUITY.
     pending_discontinuity: bool,
-    /// MSN the next segmenter starts at.
-    next_msn: u64,
+    /// MSN the next segmenter starts at (shared: the stream's registry continues a finished
+    /// stream's numbering from it).
+    next_msn: Arc<AtomicU64>,
     /// TS bytes of the segment being written.
     ts_chunks: Vec<Bytes>,
     ts_open_msn: Option<u64>,
@@ -91,7 +95,7 @@ impl Packager {
             tracks: None,
             init_id: 0,
             pending_discontinuity: discontinuity,
-            next_msn: first_msn,
+            next_msn: Arc::new(AtomicU64::new(first_msn)),
             ts_chunks: Vec::new(),
             ts_open_msn: None,
             anchor: None,
@@ -120,7 +124,7 @@ impl Packager {
         self.window.set_init(self.init_id, init, tracks.clone());
         self.segmenter = Some(Segmenter::new(
             segmenter_config(&self.config),
-            self.next_msn,
+            self.next_msn.load(Ordering::Relaxed),
             tracks.video.is_some(),
         ));
         self.muxers = Some(Muxers { fmp4, ts });
@@ -135,7 +139,7 @@ impl Packager {
         let has_video = self.tracks.as_ref().is_some_and(|t| t.video.is_some());
         self.segmenter = Some(Segmenter::new(
             segmenter_config(&self.config),
-            self.next_msn,
+            self.next_msn.load(Ordering::Relaxed),
             has_video,
         ));
         self.pending_discontinuity = true;
@@ -191,7 +195,12 @@ impl Packager {
 
     /// The MSN the next segment will get.
     pub fn next_msn(&self) -> u64 {
-        self.next_msn
+        self.next_msn.load(Ordering::Relaxed)
+    }
+
+    /// [`Packager::next_msn`], readable after the packager was handed to the hub.
+    pub fn next_msn_handle(&self) -> Arc<AtomicU64> {
+        self.next_msn.clone()
     }
 
     fn apply(&mut self, events: Vec<SegmenterEvent>) -> Result<(), PackagerError> {
@@ -209,7 +218,7 @@ impl Packager {
                     self.ts_open_msn = None;
                     let ts_chunks = self.sink.is_some().then(|| ts.chunks.clone());
                     self.window.close_segment(msn, duration, ts);
-                    self.next_msn = msn + 1;
+                    self.next_msn.store(msn + 1, Ordering::Relaxed);
                     if let (Some(sink), Some(ts)) = (&self.sink, ts_chunks) {
                         let w = self.window.read();
                         if let Some(seg) = w.segment(msn) {
@@ -304,6 +313,34 @@ impl Packager {
             }
             None => SystemTime::now(),
         }
+    }
+}
+
+/// The packager as a consumer of the stream's hub: errors are logged and the stream goes on
+/// where it can.
+impl StreamConsumer for Packager {
+    fn on_tracks(&mut self, tracks: &Arc<Tracks>) {
+        if let Err(e) = self.set_tracks(tracks.clone()) {
+            tracing::warn!(error = %e, "unsupported tracks");
+        }
+    }
+
+    fn on_frame(&mut self, frame: &Frame) {
+        if let Err(e) = self.push(frame.clone()) {
+            tracing::warn!(error = %e, "packaging failed");
+        }
+    }
+
+    fn on_pause(&mut self) {
+        self.flush();
+    }
+
+    fn on_resume(&mut self) {
+        self.restart();
+    }
+
+    fn on_end(&mut self) {
+        self.finish();
     }
 }
 
