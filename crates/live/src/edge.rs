@@ -498,3 +498,126 @@ async fn wait_for(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onair_media::{AacConfig, AudioConfig, AudioFrame, Frame, TIMESCALE, Tracks};
+
+    fn aac() -> Tracks {
+        let asc = AacConfig::parse(Bytes::from_static(&[0x12, 0x10])).unwrap();
+        Tracks {
+            video: None,
+            audio: Some(AudioConfig::Aac(asc)),
+        }
+    }
+
+    /// Audio frames 20 ms apart, `from` to `to` (exclusive).
+    fn audio(p: &crate::stream::Publisher, from: i64, to: i64) {
+        for i in from..to {
+            p.push(Frame::Audio(AudioFrame {
+                dts: i * i64::from(TIMESCALE) / 50,
+                data: Bytes::from_static(&[0x21, 0x10]),
+            }));
+        }
+    }
+
+    fn query(q: &str) -> HlsQuery {
+        request::parse_query(q).unwrap()
+    }
+
+    /// The LL-HLS request rules, as the local edge applies them: the preload-hinted part is
+    /// held until it closes, a part far ahead is not found, a blocking reload waits for its
+    /// part and gives up with "not ready" at the block limit, the TS playlist takes no
+    /// blocking query, and the multivariant playlist lists the source rendition.
+    #[tokio::test]
+    async fn the_local_edge_applies_the_llhls_request_rules() {
+        let registry = Registry::for_tests();
+        let edge = LocalEdge::new(registry.clone());
+        let key = StreamKey::source("m");
+        assert!(edge.stream(&key).await.is_none());
+        assert_eq!(
+            edge.multivariant("m").await.unwrap_err(),
+            EdgeError::NotLive("m".into())
+        );
+        let p = registry.start_publish("m", "x".into()).await.unwrap();
+        p.set_tracks(aac());
+        audio(&p, 0, 150); // 3 s: two complete 1 s segments, parts of 200 ms
+        let stream = edge.stream(&key).await.unwrap();
+        let sid = stream.sid.clone();
+        let last = registry
+            .get("m")
+            .unwrap()
+            .window
+            .read()
+            .last_part_seq()
+            .unwrap();
+        let wait = Duration::from_secs(5);
+
+        let got = edge.part(&key, &sid, last, wait).await.unwrap();
+        assert!(got.len > 0);
+        assert_eq!(
+            edge.part(&key, &sid, last + 10, wait).await.unwrap_err(),
+            EdgeError::NotFound("no such object in the live window")
+        );
+        assert_eq!(
+            edge.part(&key, "earlier", last, wait).await.unwrap_err(),
+            EdgeError::NotFound("this object belongs to an earlier stream")
+        );
+        // The hinted part arrives while the request waits.
+        let hinted = edge.part(&key, &sid, last + 1, wait);
+        let more = async {
+            tokio::task::yield_now().await;
+            audio(&p, 150, 175);
+        };
+        let (hinted, ()) = tokio::join!(hinted, more);
+        assert!(hinted.unwrap().len > 0);
+
+        // Segments of another stream life are not in the window: the caller reads the store.
+        assert!(
+            edge.segment(&key, "earlier", 0, Rendering::LlHls, wait)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let seg = edge.segment(&key, &sid, 0, Rendering::Ts, wait).await;
+        assert!(seg.unwrap().is_some_and(|c| c.len % 188 == 0));
+
+        // A blocking reload for a part that does not come: 503 at the block limit.
+        let edge_now = registry.get("m").unwrap().window.read().last_complete_msn();
+        let next = edge_now.unwrap() + 2;
+        let q = query(&format!("_HLS_msn={next}&_HLS_part=0"));
+        let short = Duration::from_millis(50);
+        assert_eq!(
+            edge.media_playlist(&key, Rendering::LlHls, &q, short)
+                .await
+                .unwrap_err(),
+            EdgeError::NotReady("the requested part was not produced in time")
+        );
+        assert!(matches!(
+            edge.media_playlist(&key, Rendering::Ts, &q, short).await,
+            Err(EdgeError::BadRequest(_))
+        ));
+        let plain = edge
+            .media_playlist(&key, Rendering::LlHls, &query(""), short)
+            .await
+            .unwrap();
+        let text = std::str::from_utf8(&plain.text).unwrap();
+        assert!(text.contains("#EXT-X-PRELOAD-HINT"), "{text}");
+        assert_eq!(plain.cache, "public, max-age=1");
+
+        let mv = edge.multivariant("m").await.unwrap();
+        let mv = std::str::from_utf8(&mv.text).unwrap();
+        assert!(
+            mv.contains("CODECS=\"mp4a.40.2\"") && mv.contains("\nllhls.m3u8"),
+            "{mv}"
+        );
+
+        // HTTP-FLV subscribers start with the tracks.
+        let mut sub = edge.subscribe(&key, 16).await.unwrap();
+        assert!(matches!(
+            sub.rx.try_recv(),
+            Ok(crate::hub::HubMessage::Tracks(_))
+        ));
+    }
+}

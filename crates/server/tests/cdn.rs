@@ -466,13 +466,26 @@ async fn nginx_edge_coalesces_llhls_viewers_and_never_shares_private_answers() {
         "HTTP-FLV through the edge: {probe:?}"
     );
 
-    let log = edge.access_log();
+    let client_requests: u64 = viewers.iter().map(|v| v.requests).sum();
+    // nginx writes a request's log line after its answer went out: the viewers may have read
+    // the last answer a moment before its line is there (wait for it, at most 2 s).
+    let count = |log: &[LogLine]| {
+        log[private_lines..]
+            .iter()
+            .filter(|l| l.uri.starts_with("/live/cdn/"))
+            .count() as u64
+    };
+    let mut log = edge.access_log();
+    let logged_by = Instant::now() + Duration::from_secs(2);
+    while count(&log) < client_requests && Instant::now() < logged_by {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = edge.access_log();
+    }
     let live_log = &log[private_lines..];
     let hls: Vec<&LogLine> = live_log
         .iter()
         .filter(|l| l.uri.starts_with("/live/cdn/"))
         .collect();
-    let client_requests: u64 = viewers.iter().map(|v| v.requests).sum();
     assert_eq!(
         hls.len() as u64,
         client_requests,

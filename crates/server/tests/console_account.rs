@@ -151,7 +151,7 @@ async fn sign_up_verify_and_sign_in_with_two_factor_in_chromium() {
         "{problem}"
     );
     let bearer = Api {
-        bearer: Some(token.to_owned()),
+        credential: common::http::Credential::Bearer(token.to_owned()),
         ..Api::anonymous(&node.http)
     };
     let (s, me) = bearer.get("/api/v1/me").await;

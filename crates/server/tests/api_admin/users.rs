@@ -129,13 +129,16 @@ async fn users_admin_crud(backend: Backend) {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let Auth::Session(cookie, _) = &admin.session else {
+    let Auth::Session(session) = &admin.session else {
         unreachable!()
     };
     patch(
         &node,
         &format!("/api/v1/users/{v_id}"),
-        &Auth::Session(cookie.clone(), "wrong".into()),
+        &Auth::Session(Session {
+            cookie: session.cookie.clone(),
+            csrf: "wrong".into(),
+        }),
         json!({ "display_name": "Mallory" }),
     )
     .await

@@ -6,14 +6,16 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::http::Credential;
+
+/// The password of the users [`user`] creates.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 #[derive(Clone)]
 pub struct Api {
     pub base: String,
     pub client: reqwest::Client,
-    /// `Cookie` header value of a console session.
-    pub cookie: Option<String>,
-    pub csrf: Option<String>,
-    pub bearer: Option<String>,
+    pub credential: Credential,
 }
 
 impl Api {
@@ -21,36 +23,26 @@ impl Api {
         Self {
             base: base.to_owned(),
             client: super::client(),
-            cookie: None,
-            csrf: None,
-            bearer: None,
+            credential: Credential::None,
         }
     }
 
     /// Signs in with e-mail and password; panics unless it succeeds.
     pub async fn login(base: &str, email: &str, password: &str) -> Self {
         let mut api = Self::anonymous(base);
-        let res = api
-            .client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let cookies: Vec<String> = res
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .map(str::to_owned)
-            .collect();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, 200, "login of {email} failed: {body}");
-        api.cookie = Some(cookies.join("; "));
-        api.csrf = body["csrf_token"].as_str().map(str::to_owned);
+        match super::http::login(&api.client, base, email, password).await {
+            Ok(session) => api.credential = Credential::Session(session),
+            Err(r) => panic!("login of {email} failed: {}", r.text),
+        }
         api
+    }
+
+    /// The console session, when signed in with one.
+    pub fn session(&self) -> Option<&super::http::Session> {
+        match &self.credential {
+            Credential::Session(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// The same user through a personal access token with `scopes`.
@@ -66,28 +58,13 @@ impl Api {
         Self {
             base: self.base.clone(),
             client: self.client.clone(),
-            cookie: None,
-            csrf: None,
-            bearer: Some(body["token"].as_str().expect("token").to_owned()),
+            credential: Credential::Bearer(body["token"].as_str().expect("token").to_owned()),
         }
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let mut r = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base));
-        if let Some(c) = &self.cookie {
-            r = r.header(reqwest::header::COOKIE, c);
-        }
-        if let Some(t) = &self.csrf
-            && method != Method::GET
-        {
-            r = r.header("x-csrf-token", t);
-        }
-        if let Some(b) = &self.bearer {
-            r = r.bearer_auth(b);
-        }
-        r
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        super::http::authorize(r, self.credential.auth())
     }
 
     /// Sends a JSON request; returns the status and the JSON body (`Null` when empty).
@@ -120,8 +97,7 @@ impl Api {
 /// Creates an active, verified user directly in the database and signs them in.
 pub async fn user(node: &super::TestNode, email: &str, role: onair_server::db::users::Role) -> Api {
     use onair_server::db::users::{NewUser, UserStatus};
-    let password = "correct horse battery staple";
-    let hash = onair_server::security::password::hash(password)
+    let hash = onair_server::security::password::hash(PASSWORD)
         .await
         .unwrap();
     node.sys()
@@ -136,7 +112,7 @@ pub async fn user(node: &super::TestNode, email: &str, role: onair_server::db::u
         })
         .await
         .unwrap();
-    Api::login(&node.http, email, password).await
+    Api::login(&node.http, email, PASSWORD).await
 }
 
 /// A channel (`slug`, public) and a device on it, created through the API as `api`; returns

@@ -24,7 +24,26 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// Credentials a test keeps (what [`Auth`] borrows for one request).
+#[derive(Clone, Debug)]
+pub enum Credential {
+    None,
+    Session(Session),
+    Bearer(String),
+}
+
+impl Credential {
+    pub fn auth(&self) -> Auth<'_> {
+        match self {
+            Credential::None => Auth::None,
+            Credential::Session(s) => Auth::Session(s),
+            Credential::Bearer(t) => Auth::Bearer(t),
+        }
+    }
+}
+
 /// How a request authenticates.
+#[derive(Clone, Copy)]
 pub enum Auth<'a> {
     None,
     /// Cookie and the X-CSRF-Token header.
@@ -86,6 +105,24 @@ impl Res {
     pub fn error_fields(&self) -> Vec<String> {
         error_fields(&self.body)
     }
+
+    /// The `items` of a list answer.
+    #[track_caller]
+    pub fn items(&self) -> Vec<Value> {
+        self.body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items in {}", self.text))
+            .clone()
+    }
+
+    /// The `id`s of a list answer's items.
+    #[track_caller]
+    pub fn ids(&self) -> Vec<String> {
+        self.items()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 /// The `field` names of a validation problem's `errors`.
@@ -100,6 +137,18 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `req`, authenticated as `auth` says.
+pub fn authorize(req: reqwest::RequestBuilder, auth: Auth<'_>) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::None => req,
+        Auth::Session(s) => req
+            .header("Cookie", &s.cookie)
+            .header("X-CSRF-Token", &s.csrf),
+        Auth::CookieOnly(s) => req.header("Cookie", &s.cookie),
+        Auth::Bearer(t) => req.bearer_auth(t),
+    }
+}
+
 /// Sends `method url` with `auth` and a JSON `body`.
 pub async fn send(
     client: &reqwest::Client,
@@ -108,19 +157,38 @@ pub async fn send(
     auth: Auth<'_>,
     body: Option<Value>,
 ) -> Res {
-    let mut req = client.request(method, url);
-    match auth {
-        Auth::None => {}
-        Auth::Session(s) => {
-            req = req
-                .header("Cookie", &s.cookie)
-                .header("X-CSRF-Token", &s.csrf)
-        }
-        Auth::CookieOnly(s) => req = req.header("Cookie", &s.cookie),
-        Auth::Bearer(t) => req = req.bearer_auth(t),
-    }
+    let mut req = authorize(client.request(method, url), auth);
     if let Some(b) = body {
         req = req.json(&b);
     }
     Res::read(req.send().await.unwrap()).await
+}
+
+/// Signs in at `base` with e-mail and password: the session (every cookie the answer set,
+/// and its CSRF token), or the answer that refused it.
+pub async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Result<Session, Res> {
+    let url = format!("{base}/api/v1/auth/login");
+    let body = serde_json::json!({ "email": email, "password": password });
+    let r = send(client, Method::POST, &url, Auth::None, Some(body)).await;
+    if r.status != StatusCode::OK {
+        return Err(r);
+    }
+    let cookie = r
+        .set_cookies()
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match r.body["csrf_token"].as_str() {
+        Some(csrf) if cookie.contains("onair_session=") => Ok(Session {
+            cookie,
+            csrf: csrf.to_owned(),
+        }),
+        _ => Err(r),
+    }
 }
