@@ -1,29 +1,30 @@
-//! The OnAir node: RTMP ingest, the hub, packaging into LL-HLS / HLS / HTTP-FLV, and HTTP
-//! delivery, wired together. The `onair` binary is a thin CLI over [`Server`]; tests embed it.
+//! The OnAir node, wired: [`Server`] starts the repository, durable storage, the stream
+//! registry and its directory, the ingest drivers, the control services and HTTP on the
+//! settings it is given, and stops them in order. The `onair` binary is a thin CLI over it;
+//! tests embed it.
 //!
-//! Protocol and container logic lives in the sans-IO crates `onair-rtmp`, `onair-media` and
-//! `onair-hls`; this crate owns sockets, clocks and tasks.
+//! Everything else lives in the crates along the data flow (see `docs/architecture.md`): the
+//! sans-IO protocol crates (`onair-rtmp`, `onair-media`, `onair-hls`), `onair-ingest`,
+//! `onair-live`, `onair-store`, `onair-db`, `onair-control` and `onair-http`, re-exported here
+//! under the paths they had when they were modules of this crate.
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod channel_cache;
-pub mod channel_events;
-pub mod config;
+/// Control: settings, system management and the services (crate `onair-control`), under the
+/// old paths.
+pub use onair_control::{
+    auth, channel_cache, channel_events, config, mail, recordings, security, system, thumbnails,
+    webhooks,
+};
 /// The metadata repository (crate `onair-db`), under its old path.
 pub use onair_db as db;
+/// HTTP delivery and the API (crate `onair-http`), under its old path.
+pub use onair_http as http;
+/// The ingest drivers (crate `onair-ingest`): `ingest` is the RTMP driver, under its old path.
+pub use onair_ingest::{limits as ingest_limits, rtmp as ingest};
 /// The live edge (crate `onair-live`), under the old paths.
 pub use onair_live::{directory, edge, health, hub, packager, playlists, stream, viewers, window};
 /// Durable output (crate `onair-store`), under its old path.
 pub use onair_store as store;
-pub mod http;
-/// The ingest drivers (crate `onair-ingest`): `ingest` is the RTMP driver, under its old path.
-pub use onair_ingest::{limits as ingest_limits, rtmp as ingest};
-pub mod mail;
-pub mod recordings;
-pub mod security;
-pub mod system;
-pub mod thumbnails;
-pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

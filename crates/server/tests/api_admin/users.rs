@@ -216,8 +216,7 @@ async fn users_admin_crud(backend: Backend) {
     get(&node, "/api/v1/me", &v_session).await.problem(401);
     login(&node, "viewer@example.com", PASSWORD)
         .await
-        .err()
-        .expect("disabled users cannot sign in")
+        .expect_err("disabled users cannot sign in")
         .problem(403);
     // Enabling again does not bring revoked credentials back.
     let r = patch(
@@ -283,12 +282,10 @@ async fn users_admin_crud(backend: Backend) {
     get(&node, "/api/v1/me", &v_token).await.problem(401);
     login(&node, "viewer@example.com", PASSWORD)
         .await
-        .err()
-        .expect("old password")
+        .expect_err("old password")
         .problem(401);
     login(&node, "viewer@example.com", "a new long password")
         .await
-        .ok()
         .expect("new password");
 
     // The last active admin can be neither demoted nor disabled.

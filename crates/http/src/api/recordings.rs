@@ -14,13 +14,13 @@ use utoipa_axum::routes;
 
 use super::audit::audit_ok;
 use super::extract::{Body as JsonBody, Query};
+use crate::caller::Caller;
 use crate::db::Page;
 use crate::db::recordings::Recording;
-use crate::http::caller::Caller;
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::problem::ProblemBody;
 use crate::security::signed_url;
 use crate::system::System;
+use crate::{AppState, Problem};
 
 /// Largest recording (CMAF bytes) exported as one MP4: the remux holds the segments in memory.
 pub const MAX_EXPORT_BYTES: u64 = 1 << 30;
@@ -165,7 +165,7 @@ pub struct VodUrls {
 async fn recording_playback_url(
     State(state): State<AppState>,
     caller: Caller,
-    crate::http::origin::Origin(origin): crate::http::origin::Origin,
+    crate::origin::Origin(origin): crate::origin::Origin,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<VodUrlBody>,
 ) -> Result<Json<VodUrls>, Problem> {

@@ -14,16 +14,16 @@ use utoipa_axum::routes;
 use super::audit::audit_ok;
 use super::extract::{Body, Query};
 use super::validate::Check;
+use crate::caller::Caller;
 use crate::channel_events::ChannelEvent;
 use crate::db::Page;
 use crate::db::channels::{Channel, ChannelChanges, Visibility};
-use crate::http::caller::Caller;
-use crate::http::origin::Origin;
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::origin::Origin;
+use crate::problem::ProblemBody;
 use crate::security::{alibaba, signed_url};
 use crate::stream::{Phase, Protocol};
 use crate::system::System;
+use crate::{AppState, Problem};
 
 /// Shortest and longest per-channel segment target (ms).
 pub const SEGMENT_MS_RANGE: std::ops::RangeInclusive<i64> = 500..=60_000;
@@ -659,7 +659,7 @@ async fn playback_url(
                 let ts = (now + ttl.min(cfg_ttl)).saturating_sub(cfg_ttl);
                 // Bound to the user and the channel's playback epoch like tokens, in the one
                 // free field the CDN's MD5 covers (see `http::playback::alibaba_uid`).
-                let uid = crate::http::playback::alibaba_uid(caller.id(), channel.playback_epoch);
+                let uid = crate::playback::alibaba_uid(caller.id(), channel.playback_epoch);
                 let mut urls = Vec::new();
                 let mut first = String::new();
                 for p in &paths {

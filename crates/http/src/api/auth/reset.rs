@@ -11,15 +11,15 @@ use utoipa_axum::routes;
 
 use super::signup::EmailBody;
 use super::{Accepted, accepted, account_for, in_background, mail_limited, send_token_mail};
+use crate::api::audit::audit;
+use crate::api::extract::Body;
+use crate::api::validate::Check;
+use crate::caller::ClientIp;
 use crate::db::audit::AuditResult;
 use crate::db::sessions::TokenPurpose;
 use crate::db::users::UserStatus;
-use crate::http::api::audit::audit;
-use crate::http::api::extract::Body;
-use crate::http::api::validate::Check;
-use crate::http::caller::ClientIp;
-use crate::http::{AppState, Problem};
 use crate::security::secret;
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Mails a password-reset link (same answer for every address).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = EmailBody,
-    responses((status = 202, body = Accepted), (status = 429, body = crate::http::problem::ProblemBody)))]
+    responses((status = 202, body = Accepted), (status = 429, body = crate::problem::ProblemBody)))]
 async fn request_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -70,7 +70,7 @@ pub struct ResetBody {
 /// Sets a new password with a mailed reset token; signs out every session of the account and
 /// revokes its access tokens.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetBody,
-    responses((status = 204), (status = 400, body = crate::http::problem::ProblemBody), (status = 422, body = crate::http::problem::ProblemBody)))]
+    responses((status = 204), (status = 400, body = crate::problem::ProblemBody), (status = 422, body = crate::problem::ProblemBody)))]
 async fn confirm_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -15,18 +15,18 @@ use utoipa_axum::routes;
 use super::audit::{audit, audit_ok};
 use super::extract::{Body, Query};
 use super::validate::Check;
+use crate::caller::Caller;
 use crate::db::Page;
 use crate::db::audit::AuditResult;
 use crate::db::webhooks::{WEBHOOK_EVENTS, Webhook, WebhookChanges, WebhookDelivery};
-use crate::http::caller::Caller;
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::problem::ProblemBody;
 use crate::security::secret::{self, SecretKind};
 use crate::system::System;
 use crate::webhooks::{
     Endpoint, EventData, PublishRef, PublishStarted, PublishStopped, RecordDone, WebhookEvent,
     validate_endpoint_target,
 };
+use crate::{AppState, Problem};
 
 /// Most webhook endpoints one user may have.
 pub const MAX_WEBHOOKS_PER_USER: i64 = 20;

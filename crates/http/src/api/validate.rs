@@ -1,6 +1,6 @@
 //! Request validation that collects one message per invalid field (RFC 9457 `errors`).
 
-use crate::http::problem::{FieldError, Problem};
+use crate::problem::{FieldError, Problem};
 
 /// Longest e-mail address (RFC 5321 §4.5.3.1.3 path limit less the brackets).
 pub const MAX_EMAIL_LEN: usize = 254;

@@ -17,10 +17,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 
+use crate::Problem;
+use crate::caller::{Caller, ClientIp, MaybeCaller, credential_digest};
 use crate::config::PublishAuthMode;
 use crate::db::channels::Visibility;
-use crate::http::Problem;
-use crate::http::caller::{Caller, ClientIp, MaybeCaller, credential_digest};
 use crate::security::ratelimit::AddrKey;
 use crate::security::slots::{Slot, Slots};
 use onair_media::{AudioConfig, VideoConfig};
@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::AppState;
+use crate::AppState;
 use crate::stream::{Phase, Protocol, Registry, Stream};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,7 +65,7 @@ struct Subscription {
 impl EventSubscribers {
     fn subscribe(
         &self,
-        limits: &crate::http::serve::HttpLimits,
+        limits: &crate::serve::HttpLimits,
         caller: Option<&Caller>,
         ip: std::net::IpAddr,
     ) -> Result<Subscription, Problem> {
@@ -207,7 +207,7 @@ async fn list_streams(
 /// `--max-event-subscribers-per-ip`; more are refused with 429.
 #[utoipa::path(get, path = "/api/v1/streams/events", tag = "streams",
     responses((status = 200, content_type = "text/event-stream", description = "`streams` events, each a StreamList"),
-              (status = 429, body = crate::http::problem::ProblemBody)))]
+              (status = 429, body = crate::problem::ProblemBody)))]
 async fn stream_events(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -254,7 +254,7 @@ async fn stream_events(
 /// live here).
 #[utoipa::path(get, path = "/api/v1/streams/{channel}/history", tag = "streams",
     params(("channel" = String, Path, description = "The channel's slug")),
-    responses((status = 200, body = HealthHistory), (status = 404, body = crate::http::problem::ProblemBody)))]
+    responses((status = 200, body = HealthHistory), (status = 404, body = crate::problem::ProblemBody)))]
 async fn stream_history(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,13 +11,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::caller::Caller;
 use crate::config::PublishAuthMode;
 use crate::db::Backend;
 use crate::db::users::Role;
-use crate::http::caller::Caller;
-use crate::http::origin::Origin;
-use crate::http::{AppState, Problem};
+use crate::origin::Origin;
 use crate::stream::{Phase, Protocol};
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

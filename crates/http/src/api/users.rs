@@ -12,15 +12,15 @@ use utoipa_axum::routes;
 use super::audit::{audit, audit_ok};
 use super::extract::{Body, Query};
 use super::validate::{Check, MAX_NAME_LEN};
+use crate::caller::Caller;
 use crate::db::audit::AuditResult;
 use crate::db::users::{
     NewUser, Role, User, UserChanges, UserFilter, UserStatus, UserUpdate, UserView,
 };
 use crate::db::{MAX_PAGE_SIZE, Page};
-use crate::http::caller::Caller;
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::problem::ProblemBody;
 use crate::system::System;
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

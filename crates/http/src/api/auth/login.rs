@@ -11,16 +11,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{PROBLEM_LOCKED, PROBLEM_MFA_REQUIRED, PROBLEM_UNVERIFIED, TOTP_SKEW_STEPS};
+use crate::api::audit::{audit, audit_ok};
+use crate::api::extract::Body;
+use crate::caller::{CSRF_COOKIE, Caller, ClientIp, SESSION_COOKIE};
 use crate::db::audit::AuditResult;
 use crate::db::now_ms;
 use crate::db::users::{User, UserStatus, UserView};
-use crate::http::api::audit::{audit, audit_ok};
-use crate::http::api::extract::Body;
-use crate::http::caller::{CSRF_COOKIE, Caller, ClientIp, SESSION_COOKIE};
-use crate::http::{AppState, Problem};
 use crate::security::secret::{self, SecretKind};
 use crate::security::{password, totp};
 use crate::system::System;
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -114,8 +114,8 @@ async fn count_failure(sys: &System, user: &User) -> Result<(), Problem> {
 
 /// Signs in: sets the `onair_session` (HttpOnly) and `onair_csrf` cookies.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::problem::ProblemBody),
-              (status = 403, body = crate::http::problem::ProblemBody), (status = 429, body = crate::http::problem::ProblemBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::problem::ProblemBody),
+              (status = 403, body = crate::problem::ProblemBody), (status = 429, body = crate::problem::ProblemBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -133,7 +133,7 @@ async fn login(
     // No account has an address with control characters (sign-up refuses them), and a NUL
     // would make PostgreSQL refuse the lookup: answer like any unknown address, on every
     // backend.
-    if b.email.len() > crate::http::api::validate::MAX_EMAIL_LEN
+    if b.email.len() > crate::api::validate::MAX_EMAIL_LEN
         || b.email.chars().any(char::is_control)
         || b.password.len() > password::MAX_PASSWORD_LEN
     {
@@ -263,7 +263,7 @@ async fn signed_in(
 
 /// Signs out of this console session (clears the cookies).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = crate::http::problem::ProblemBody)))]
+    responses((status = 204), (status = 401, body = crate::problem::ProblemBody)))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
     let sys = &state.sys;
     if let Some(sid) = caller.session_id() {

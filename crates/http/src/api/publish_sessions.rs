@@ -10,11 +10,11 @@ use utoipa_axum::routes;
 
 use super::extract::Query;
 use super::validate::Check;
+use crate::caller::Caller;
 use crate::db::Page;
 use crate::db::publish_sessions::{PublishSession, PublishSessionFilter};
-use crate::http::caller::Caller;
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::problem::ProblemBody;
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

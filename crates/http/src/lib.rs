@@ -1,6 +1,14 @@
-//! HTTP delivery: playback (LL-HLS, HLS, HTTP-FLV), the streams API, health and metrics.
+//! HTTP: delivery (LL-HLS, HLS and HTTP-FLV through the [`LiveEdge`], recordings as VOD and
+//! MP4 from the store), the REST API with its OpenAPI document (`api/`), the embedded web
+//! player and console, health and metrics, and the connection-limited HTTP/1.1 + HTTP/2 (TLS)
+//! server they run on (`serve`).
 //!
-//! One `router()` per resource; handlers are thin and return [`Problem`] on error.
+//! One `router()` per resource; handlers are thin (they parse, authorize through
+//! `caller`/`playback`, call the control services and map the answer) and return [`Problem`]
+//! (RFC 9457 problem+json) on error; internal details are logged, never returned.
+//!
+//! [`LiveEdge`]: onair_live::edge::LiveEdge
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod caller;
@@ -24,6 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::cors::{Any, CorsLayer};
+
+use onair_control::{
+    auth, channel_events, config, db, mail, security, store, system, thumbnails, webhooks,
+};
+use onair_live::{directory, edge, hub, stream, viewers, window};
 
 use crate::stream::Registry;
 

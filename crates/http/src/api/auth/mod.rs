@@ -27,10 +27,10 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::db::now_ms;
 use crate::db::sessions::TokenPurpose;
 use crate::db::users::User;
-use crate::http::{AppState, Problem};
 use crate::mail::templates;
 use crate::security::secret::{self, SecretKind};
 use crate::system::System;
+use crate::{AppState, Problem};
 
 pub(crate) use login::check_totp;
 
@@ -95,9 +95,7 @@ async fn send_token_mail(sys: &System, user: &User, purpose: TokenPurpose) -> Re
 /// The account of a well-formed address, if any. No account has an address with control
 /// characters (and a NUL would make PostgreSQL refuse the lookup).
 async fn account_for(sys: &System, email: &str) -> Result<Option<User>, Problem> {
-    if email.len() > crate::http::api::validate::MAX_EMAIL_LEN
-        || email.chars().any(char::is_control)
-    {
+    if email.len() > crate::api::validate::MAX_EMAIL_LEN || email.chars().any(char::is_control) {
         return Ok(None);
     }
     Ok(sys.db.user_by_email(email).await?)

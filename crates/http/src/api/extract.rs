@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::http::Problem;
-use crate::http::problem::FieldError;
+use crate::Problem;
+use crate::problem::FieldError;
 
 /// Largest API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;

@@ -16,16 +16,16 @@ use super::audit::{audit, audit_ok};
 use super::channels::managed;
 use super::extract::{Body, Query};
 use super::validate::Check;
+use crate::caller::Caller;
 use crate::db::Page;
 use crate::db::audit::AuditResult;
 use crate::db::devices::{Device, DeviceChanges, DeviceKind};
-use crate::http::caller::Caller;
-use crate::http::origin::{Origin, RequestOrigin};
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::origin::{Origin, RequestOrigin};
+use crate::problem::ProblemBody;
 use crate::security::secret::{self, SecretKind};
 use crate::stream::Phase;
 use crate::system::System;
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -183,7 +183,7 @@ pub(crate) fn rtmp_base(sys: &System, origin: Option<&RequestOrigin>) -> String 
         .and_then(|u| u.split("://").nth(1))
         .map(|rest| {
             let authority = rest.split('/').next().unwrap_or(rest);
-            crate::http::origin::hostname(authority).to_owned()
+            crate::origin::hostname(authority).to_owned()
         })
         .filter(|h| !h.is_empty());
     let host = configured

@@ -9,13 +9,13 @@ use utoipa_axum::routes;
 
 use super::extract::Query;
 use super::validate::Check;
+use crate::caller::Caller;
 use crate::db::Page;
 use crate::db::audit::{AuditEntry, AuditFilter, AuditResult, NewAudit};
 use crate::db::users::User;
-use crate::http::caller::Caller;
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::problem::ProblemBody;
 use crate::system::System;
+use crate::{AppState, Problem};
 
 /// Longest filter value accepted (ids, action names, e-mail addresses).
 const MAX_FILTER_LEN: usize = 256;
@@ -23,7 +23,7 @@ const MAX_FILTER_LEN: usize = 256;
 /// Audits a successful action of a signed-in caller.
 pub(crate) async fn audit_ok(
     sys: &System,
-    caller: &crate::http::caller::Caller,
+    caller: &crate::caller::Caller,
     action: &str,
     target: Option<(&str, &str)>,
     detail: Option<&str>,

@@ -8,16 +8,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Accepted, accepted, account_for, in_background, mail_limited, send_token_mail};
+use crate::api::audit::audit;
+use crate::api::extract::Body;
+use crate::api::validate::Check;
+use crate::caller::ClientIp;
 use crate::db::audit::AuditResult;
 use crate::db::sessions::TokenPurpose;
 use crate::db::users::{NewUser, UserStatus, UserView};
-use crate::http::api::audit::audit;
-use crate::http::api::extract::Body;
-use crate::http::api::validate::Check;
-use crate::http::caller::ClientIp;
-use crate::http::{AppState, Problem};
 use crate::security::secret;
 use crate::system::System;
+use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,8 +38,8 @@ pub struct SignupBody {
 /// whether or not the address has an account (its owner is mailed about the attempt instead),
 /// and is sent before the address is looked at.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupBody,
-    responses((status = 202, body = Accepted), (status = 403, body = crate::http::problem::ProblemBody),
-              (status = 422, body = crate::http::problem::ProblemBody), (status = 429, body = crate::http::problem::ProblemBody)))]
+    responses((status = 202, body = Accepted), (status = 403, body = crate::problem::ProblemBody),
+              (status = 422, body = crate::problem::ProblemBody), (status = 429, body = crate::problem::ProblemBody)))]
 async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -124,7 +124,7 @@ pub struct TokenBody {
 
 /// Verifies an e-mail address with the mailed token; a pending account becomes active.
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = TokenBody,
-    responses((status = 200, body = UserView), (status = 400, body = crate::http::problem::ProblemBody)))]
+    responses((status = 200, body = UserView), (status = 400, body = crate::problem::ProblemBody)))]
 async fn verify(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -165,7 +165,7 @@ pub struct EmailBody {
 
 /// Mails a new verification link to a pending account (same answer for every address).
 #[utoipa::path(post, path = "/api/v1/auth/resend-verification", tag = "auth", request_body = EmailBody,
-    responses((status = 202, body = Accepted), (status = 429, body = crate::http::problem::ProblemBody)))]
+    responses((status = 202, body = Accepted), (status = 429, body = crate::problem::ProblemBody)))]
 async fn resend_verification(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

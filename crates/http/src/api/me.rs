@@ -14,16 +14,16 @@ use super::audit::{audit, audit_ok};
 use super::auth::{PROBLEM_LOCKED, check_totp};
 use super::extract::Body;
 use super::validate::Check;
+use crate::caller::{Caller, CallerAuth};
 use crate::db::audit::AuditResult;
 use crate::db::now_ms;
 use crate::db::sessions::{ApiToken, Session};
 use crate::db::users::UserView;
-use crate::http::caller::{Caller, CallerAuth};
-use crate::http::problem::ProblemBody;
-use crate::http::{AppState, Problem};
+use crate::problem::ProblemBody;
 use crate::security::secret::{self, SecretKind};
 use crate::security::{password, totp};
 use crate::system::System;
+use crate::{AppState, Problem};
 
 /// Scopes a personal access token can carry.
 pub const TOKEN_SCOPES: &[&str] = &["read", "write"];
