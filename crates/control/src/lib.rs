@@ -4,9 +4,10 @@
 //!
 //! * [`system`]: [`system::System`], what the API and playback authorization share (the
 //!   repository, settings, caches, limiters, the stream registry), and the services on it;
-//! * [`channel_events`]: the channel service's effects — what every change to a channel implies
-//!   (caches forget it, a live stream that may no longer play is ended, the recordings sweeper
-//!   is woken), said once instead of in each handler;
+//! * [`channels`]: the channel service — every change to a channel (create, update, delete,
+//!   ban, resume, kick, grants) with what it implies, through [`channel_events`] (caches forget
+//!   it, a live stream that may no longer play is ended, the recordings sweeper is woken), said
+//!   once instead of in each handler;
 //! * [`auth`]: publish authorization (device stream keys; nginx-rtmp style `on_publish`);
 //! * [`security`]: passwords (Argon2id, RFC 9106; NIST SP 800-63B §5.1.1.2 policy), random
 //!   credentials, the GCRA rate limiter;
@@ -22,6 +23,7 @@
 pub mod auth;
 pub mod channel_cache;
 pub mod channel_events;
+pub mod channels;
 pub mod config;
 pub mod mail;
 pub mod recordings;

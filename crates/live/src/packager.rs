@@ -72,6 +72,8 @@ pub struct Packager {
     arrivals: std::collections::VecDeque<(i64, std::time::Instant)>,
     /// Durable storage of finished segments, when the node stores them.
     sink: Option<Arc<dyn SegmentSink>>,
+    /// Which stream this packages, for the log.
+    stream: String,
 }
 
 /// Recent frame arrivals remembered for latency measurement.
@@ -102,7 +104,14 @@ impl Packager {
             arrivals: std::collections::VecDeque::new(),
             next_part_seq: 0,
             sink,
+            stream: String::new(),
         }
+    }
+
+    /// Names the stream in what the packager logs.
+    pub fn for_stream(mut self, stream: impl std::fmt::Display) -> Self {
+        self.stream = stream.to_string();
+        self
     }
 
     /// New codec configuration (sequence headers). A change mid-stream closes the current
@@ -181,7 +190,7 @@ impl Packager {
         };
         let events = segmenter.finish();
         if let Err(e) = self.apply(events) {
-            tracing::warn!(error = %e, "packaging the last part failed");
+            tracing::warn!(stream = %self.stream, error = %e, "packaging the last part failed");
         }
     }
 
@@ -321,13 +330,13 @@ impl Packager {
 impl StreamConsumer for Packager {
     fn on_tracks(&mut self, tracks: &Arc<Tracks>) {
         if let Err(e) = self.set_tracks(tracks.clone()) {
-            tracing::warn!(error = %e, "unsupported tracks");
+            tracing::warn!(stream = %self.stream, error = %e, "unsupported tracks");
         }
     }
 
     fn on_frame(&mut self, frame: &Frame) {
         if let Err(e) = self.push(frame.clone()) {
-            tracing::warn!(error = %e, "packaging failed");
+            tracing::warn!(stream = %self.stream, error = %e, "packaging failed");
         }
     }
 

@@ -15,7 +15,7 @@ use super::audit::audit_ok;
 use super::extract::{Body, Query};
 use super::validate::Check;
 use crate::caller::Caller;
-use crate::channel_events::ChannelEvent;
+use crate::channels::{ChannelError, NewChannel as NewChannelRow};
 use crate::db::Page;
 use crate::db::channels::{Channel, ChannelChanges, Visibility};
 use crate::origin::Origin;
@@ -71,37 +71,22 @@ fn view(sys: &System, channel: Channel) -> ChannelView {
     }
 }
 
-/// A slug can be given to a channel when no other channel has it and no stream on this node
-/// still goes by it (live, reconnecting or recently ended): that stream's viewers and
-/// publisher would be taken over. The messages say which, and whether waiting helps.
+/// Whether the slug is free (see `System::slug_free`), as a 409 problem when not.
 async fn slug_free(sys: &System, slug: &str) -> Result<(), Problem> {
-    if sys.db.channel_by_slug(slug).await?.is_some() {
-        return Err(Problem::conflict(format!(
-            "another channel is already named \u{201c}{slug}\u{201d}; choose another name"
-        )));
-    }
-    if let Some(stream) = sys.registry.get(slug) {
-        return Err(Problem::conflict(match stream.phase() {
-            Phase::Ended { since } => {
-                let left = sys
-                    .registry
-                    .config()
-                    .ended_retention
-                    .saturating_sub(since.elapsed())
-                    .as_secs()
-                    + 1;
-                format!(
-                    "a stream named \u{201c}{slug}\u{201d} ended moments ago and its viewers are \
-                     still told so; the name is free again in {left} s"
-                )
+    Ok(sys.slug_free(slug).await?)
+}
+
+/// How the channel service's refusals read over HTTP.
+impl From<ChannelError> for Problem {
+    fn from(e: ChannelError) -> Self {
+        match e {
+            ChannelError::NameTaken(m) => Problem::conflict(m),
+            ChannelError::Db(e) => e.into(),
+            e @ (ChannelError::NotFound | ChannelError::NoSuchUser | ChannelError::NoSuchGrant) => {
+                Problem::not_found(e.to_string())
             }
-            Phase::Live | Phase::Grace { .. } => format!(
-                "a stream is live as \u{201c}{slug}\u{201d} on this node (published without a \
-                 channel); the name is free once it ends"
-            ),
-        }));
+        }
     }
-    Ok(())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -224,24 +209,16 @@ async fn create_channel(
         }
         _ => caller.id().to_owned(),
     };
-    let mut channel = sys
-        .db
-        .create_channel(&owner, &b.slug, b.title.trim(), b.visibility)
+    let channel = sys
+        .create_channel(NewChannelRow {
+            owner_id: &owner,
+            slug: &b.slug,
+            title: b.title.trim(),
+            visibility: b.visibility,
+            segment_duration_ms: b.segment_duration_ms,
+            part_duration_ms: b.part_duration_ms,
+        })
         .await?;
-    if b.segment_duration_ms.is_some() || b.part_duration_ms.is_some() {
-        channel = sys
-            .db
-            .update_channel(
-                &channel.id,
-                ChannelChanges {
-                    segment_duration_ms: Some(b.segment_duration_ms),
-                    part_duration_ms: Some(b.part_duration_ms),
-                    ..ChannelChanges::default()
-                },
-            )
-            .await?
-            .unwrap_or(channel);
-    }
     audit_ok(
         sys,
         &caller,
@@ -338,9 +315,8 @@ async fn update_channel(
     check_durations(&mut c, seg, part);
     c.done()?;
     let channel = sys
-        .db
         .update_channel(
-            &id,
+            &cur,
             ChannelChanges {
                 slug: b.slug,
                 title: b.title.map(|t| t.trim().to_owned()),
@@ -351,12 +327,7 @@ async fn update_channel(
                 retention_days: b.retention_days,
             },
         )
-        .await?
-        .ok_or_else(|| Problem::not_found("no such channel"))?;
-    sys.channel_changed(ChannelEvent::Updated {
-        channel: &channel,
-        renamed_from: (channel.slug != cur.slug).then_some(cur.slug.as_str()),
-    });
+        .await?;
     audit_ok(sys, &caller, "channel.update", Some(("channel", &id)), None).await;
     Ok(Json(view(sys, channel)))
 }
@@ -376,8 +347,7 @@ async fn delete_channel(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     let channel = managed(sys, &caller, &id).await?;
-    sys.db.delete_channel(&id).await?;
-    sys.channel_changed(ChannelEvent::Deleted { channel: &channel });
+    sys.delete_channel(&channel).await?;
     audit_ok(
         sys,
         &caller,
@@ -413,12 +383,7 @@ async fn ban_channel(
     }
     c.done()?;
     let reason = b.reason.unwrap_or_else(|| "banned".to_owned());
-    let channel = sys
-        .db
-        .set_channel_banned(&id, Some(&reason))
-        .await?
-        .ok_or_else(|| Problem::not_found("no such channel"))?;
-    sys.channel_changed(ChannelEvent::Banned { channel: &channel });
+    let channel = sys.ban_channel(&id, &reason).await?;
     audit_ok(
         sys,
         &caller,
@@ -440,12 +405,7 @@ async fn resume_channel(
 ) -> Result<Json<ChannelView>, Problem> {
     let sys = &state.sys;
     caller.require_admin()?;
-    let channel = sys
-        .db
-        .set_channel_banned(&id, None)
-        .await?
-        .ok_or_else(|| Problem::not_found("no such channel"))?;
-    sys.channel_changed(ChannelEvent::Resumed { channel: &channel });
+    let channel = sys.resume_channel(&id).await?;
     audit_ok(sys, &caller, "channel.resume", Some(("channel", &id)), None).await;
     Ok(Json(view(sys, channel)))
 }
@@ -460,7 +420,7 @@ async fn kick_channel(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     let channel = managed(sys, &caller, &id).await?;
-    if !sys.registry.kick_channel(&channel.slug, "kicked") {
+    if !sys.kick_publisher(&channel) {
         return Err(Problem::conflict("the channel is not live on this node"));
     }
     audit_ok(sys, &caller, "channel.kick", Some(("channel", &id)), None).await;
@@ -497,10 +457,7 @@ async fn add_grant(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     managed(sys, &caller, &id).await?;
-    if sys.db.user(&user_id).await?.is_none() {
-        return Err(Problem::not_found("no such user"));
-    }
-    sys.db.grant_channel(&id, &user_id).await?;
+    sys.grant_channel(&id, &user_id).await?;
     audit_ok(
         sys,
         &caller,
@@ -521,12 +478,7 @@ async fn remove_grant(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     let channel = managed(sys, &caller, &id).await?;
-    if !sys.db.revoke_channel_grant(&id, &user_id).await? {
-        return Err(Problem::not_found("no such grant"));
-    }
-    // Signed URLs the user was given end too.
-    sys.db.bump_playback_epoch(&id).await?;
-    sys.channel_changed(ChannelEvent::GrantRevoked { channel: &channel });
+    sys.revoke_grant(&channel, &user_id).await?;
     audit_ok(
         sys,
         &caller,

@@ -445,7 +445,8 @@ impl Registry {
                 sid: &sid,
             })
         });
-        let packager = Packager::new(*p, window.clone(), first_msn, discontinuity, sink);
+        let packager = Packager::new(*p, window.clone(), first_msn, discontinuity, sink)
+            .for_stream(&claim.key);
         let next_msn = packager.next_msn_handle();
         let broadcast = Broadcast::new();
         broadcast.attach(Box::new(packager));
