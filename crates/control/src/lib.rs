@@ -24,6 +24,7 @@ pub mod auth;
 pub mod channel_cache;
 pub mod channel_events;
 pub mod channels;
+pub mod cluster;
 pub mod config;
 pub mod mail;
 pub mod recordings;

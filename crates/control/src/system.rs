@@ -390,7 +390,7 @@ pub async fn bootstrap(db: &Db, settings: &Settings) -> Result<Option<Bootstrap>
     let hash = crate::security::password::hash(&password)
         .await
         .map_err(|e| SystemError::SigningKey(e.to_string()))?;
-    let admin = db
+    let admin = match db
         .create_user(NewUser {
             email: &settings.admin_email,
             display_name: "Administrator",
@@ -399,7 +399,14 @@ pub async fn bootstrap(db: &Db, settings: &Settings) -> Result<Option<Bootstrap>
             status: UserStatus::Active,
             email_verified: true,
         })
-        .await?;
+        .await
+    {
+        Ok(admin) => admin,
+        // Another node of the cluster, started at the same moment on the same empty database,
+        // made the first account: it shows the login, this node has nothing to show.
+        Err(crate::db::DbError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     let channel = db
         .create_channel(
             &admin.id,

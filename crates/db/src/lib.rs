@@ -1,5 +1,5 @@
 //! Metadata storage: users, sessions and tokens, channels, devices, publish sessions, the audit
-//! log, webhooks and the mail outbox.
+//! log, webhooks and the mail outbox; and for a cluster, its nodes and who owns which stream.
 //!
 //! One set of repository functions serves SQLite (the embedded single-node default, WAL mode, in
 //! the data directory) and PostgreSQL (shared by the nodes of a cluster), through sqlx's `Any`
@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod channels;
+pub mod cluster;
 pub mod devices;
 pub mod outbox;
 pub mod publish_sessions;
@@ -125,6 +126,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recording start and sizes, test deliveries",
         include_str!("../migrations/0004_console_fixes.sql"),
     ),
+    (5, "cluster", include_str!("../migrations/0005_cluster.sql")),
 ];
 
 fn migrator() -> Migrator {

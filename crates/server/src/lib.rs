@@ -70,6 +70,18 @@ pub enum StartError {
     OnPublish(String),
 }
 
+/// Where this node claims its streams: the shared database in a cluster, memory otherwise.
+fn stream_directory(settings: &Settings, db: &Db) -> Arc<dyn directory::StreamDirectory> {
+    match &settings.cluster {
+        Some(c) => Arc::new(onair_control::cluster::DbDirectory::new(
+            db.clone(),
+            settings.node_name.clone(),
+            c.node_ttl,
+        )),
+        None => Arc::new(directory::LocalDirectory::new(settings.node_name.clone())),
+    }
+}
+
 /// A running node.
 pub struct Server {
     pub rtmp_addr: SocketAddr,
@@ -161,7 +173,7 @@ impl Server {
                 unpublish_grace: settings.unpublish_grace,
                 ended_retention: settings.ended_retention,
             },
-            Arc::new(directory::LocalDirectory::new(settings.node_name.clone())),
+            stream_directory(&settings, &db),
             Some(storage.clone()),
         );
         let shutdown = CancellationToken::new();
@@ -177,6 +189,25 @@ impl Server {
             store: storage.store().clone(),
         });
         storage.set_events(recorder.clone());
+        if let Some(cluster) = &settings.cluster {
+            let node = onair_control::cluster::OwnNode {
+                name: settings.node_name.clone(),
+                internal_url: cluster
+                    .internal_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{http_addr}")),
+                rtmp_url: format!("rtmp://{rtmp_addr}/{}", settings.rtmp_app),
+            };
+            // Announced before the first publish can be accepted: a claim by a node without a
+            // heartbeat would lapse at once.
+            sys.db.register_node(&node.info()).await?;
+            tasks.spawn(onair_control::cluster::run_heartbeat(
+                sys.db.clone(),
+                node,
+                registry.clone(),
+                shutdown.clone(),
+            ));
+        }
         tasks.spawn(thumbnails::run(
             registry.clone(),
             storage.store().clone(),

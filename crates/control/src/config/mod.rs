@@ -172,6 +172,19 @@ pub struct ServeArgs {
     /// This node's name in publish sessions and the cluster [default: host name].
     #[arg(long, env = "ONAIR_NODE_NAME")]
     pub node_name: Option<String>,
+    /// Makes the node a member of a cluster: the secret every node of it shares, which
+    /// authenticates node-to-node calls (at least 16 characters). Needs a PostgreSQL
+    /// --database-url shared by the nodes.
+    #[arg(long, env = "ONAIR_CLUSTER_SECRET")]
+    pub cluster_secret: Option<String>,
+    /// How the other nodes of the cluster reach this one's HTTP, e.g. `http://10.0.0.5:8080`
+    /// [default: http:// and the --http-listen address].
+    #[arg(long, env = "ONAIR_NODE_INTERNAL_URL")]
+    pub node_internal_url: Option<String>,
+    /// Seconds without a heartbeat after which the cluster counts a node as dead and its
+    /// streams may be claimed by others [default: 3].
+    #[arg(long, env = "ONAIR_NODE_TTL")]
+    pub node_ttl: Option<f64>,
     /// Hours a console sign-in lasts [default: 336 (14 days)].
     #[arg(long, env = "ONAIR_SESSION_TTL_HOURS")]
     pub session_ttl_hours: Option<f64>,
@@ -257,6 +270,8 @@ pub struct Settings {
     /// Webhooks may target non-public addresses (off by default: SSRF protection).
     pub webhook_allow_private_targets: bool,
     pub node_name: String,
+    /// Cluster membership (`None`: a single node).
+    pub cluster: Option<ClusterSettings>,
     pub session_ttl: Duration,
     pub admin_email: String,
     pub admin_password: Option<String>,
@@ -270,6 +285,20 @@ pub struct Settings {
     /// Rate limits and lockout (not settable from the command line).
     pub limits: limits::LimitSettings,
 }
+
+/// A cluster member's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSettings {
+    /// Authenticates node-to-node calls.
+    pub secret: String,
+    /// How other nodes reach this one (`None`: from the bound HTTP address).
+    pub internal_url: Option<String>,
+    /// A node silent for longer is dead.
+    pub node_ttl: Duration,
+}
+
+/// Shortest cluster secret accepted.
+pub const MIN_CLUSTER_SECRET: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -294,6 +323,56 @@ impl From<storage::InvalidSetting> for ConfigError {
             reason: e.reason,
         }
     }
+}
+
+/// The cluster settings, checked: any of them makes the node a cluster member, which needs the
+/// secret and a shared PostgreSQL database (SQLite is a single node's).
+fn cluster_settings(
+    secret: Option<String>,
+    internal_url: Option<String>,
+    node_ttl: Option<f64>,
+    database_url: Option<&str>,
+) -> Result<Option<ClusterSettings>, ConfigError> {
+    if secret.is_none() && internal_url.is_none() && node_ttl.is_none() {
+        return Ok(None);
+    }
+    let Some(secret) = secret else {
+        return Err(ConfigError::Invalid {
+            name: "cluster-secret",
+            reason: "--node-internal-url and --node-ttl are cluster settings: a cluster needs \
+                     --cluster-secret too"
+                .into(),
+        });
+    };
+    if secret.chars().count() < MIN_CLUSTER_SECRET {
+        return Err(ConfigError::Invalid {
+            name: "cluster-secret",
+            reason: format!("must be at least {MIN_CLUSTER_SECRET} characters"),
+        });
+    }
+    if !database_url.is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "cluster-secret",
+            reason: "a cluster shares one PostgreSQL database (--database-url postgres://…); \
+                     SQLite serves a single node"
+                .into(),
+        });
+    }
+    if let Some(u) = &internal_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "node-internal-url",
+            reason: "must be an http:// or https:// URL".into(),
+        });
+    }
+    let node_ttl = secs("node-ttl", node_ttl.unwrap_or(3.0), 1.0, 60.0)?;
+    Ok(Some(ClusterSettings {
+        secret,
+        internal_url: internal_url.map(|u| u.trim_end_matches('/').to_owned()),
+        node_ttl,
+    }))
 }
 
 /// Comma-separated networks (`10.0.0.0/8`) or addresses (`192.0.2.10`, a network of one).
@@ -445,7 +524,14 @@ impl ServeArgs {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "onair".to_owned())
         });
+        let cluster = cluster_settings(
+            opt!(cluster_secret),
+            opt!(node_internal_url),
+            self.node_ttl.or(file.node_ttl),
+            opt!(database_url).as_deref(),
+        )?;
         Ok(Settings {
+            cluster,
             database_url: opt!(database_url),
             publish_auth,
             publish_takeover: pick!(publish_takeover, false),
@@ -758,5 +844,60 @@ mod tests {
             ..Default::default()
         };
         assert!(args.resolve().is_err());
+    }
+
+    /// Cluster settings: none without a secret; the secret needs PostgreSQL (SQLite serves one
+    /// node) and 16 characters; the other cluster settings need the secret.
+    #[test]
+    fn cluster_settings_are_checked() {
+        let invalid = |args: ServeArgs| match args.resolve() {
+            Err(ConfigError::Invalid { name, reason }) => format!("{name}: {reason}"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(ServeArgs::default().resolve().unwrap().cluster, None);
+        let secret = Some("s".repeat(MIN_CLUSTER_SECRET));
+        let pg = Some("postgres://db.internal/onair".to_owned());
+        let sqlite = invalid(ServeArgs {
+            cluster_secret: secret.clone(),
+            ..Default::default()
+        });
+        assert!(
+            sqlite.contains("PostgreSQL") && sqlite.contains("SQLite"),
+            "{sqlite}"
+        );
+        let short = invalid(ServeArgs {
+            cluster_secret: Some("short".into()),
+            database_url: pg.clone(),
+            ..Default::default()
+        });
+        assert!(
+            short.starts_with("cluster-secret: must be at least 16"),
+            "{short}"
+        );
+        let no_secret = invalid(ServeArgs {
+            node_ttl: Some(5.0),
+            database_url: pg.clone(),
+            ..Default::default()
+        });
+        assert!(no_secret.contains("--cluster-secret"), "{no_secret}");
+        let bad_url = invalid(ServeArgs {
+            cluster_secret: secret.clone(),
+            database_url: pg.clone(),
+            node_internal_url: Some("10.0.0.5:8080".into()),
+            ..Default::default()
+        });
+        assert!(bad_url.starts_with("node-internal-url"), "{bad_url}");
+        let c = ServeArgs {
+            cluster_secret: secret.clone(),
+            database_url: pg,
+            node_internal_url: Some("http://10.0.0.5:8080/".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap()
+        .cluster
+        .unwrap();
+        assert_eq!(c.internal_url.as_deref(), Some("http://10.0.0.5:8080"));
+        assert_eq!(c.node_ttl, Duration::from_secs(3));
     }
 }

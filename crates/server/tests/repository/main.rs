@@ -67,6 +67,7 @@ fn nul_outcome<T>(backend: Backend, r: Result<T, DbError>) -> Option<T> {
 
 mod basics;
 mod channels;
+mod cluster;
 mod hostile;
 mod identity;
 mod logs;

@@ -1,0 +1,203 @@
+//! The cluster's side of the live edge's ports (issue #14): [`DbDirectory`] keeps stream
+//! ownership in the shared database — claims are one atomic statement with an epoch per claim
+//! (`onair_db::cluster`), an owner is alive while its node's heartbeat is younger than the TTL
+//! by the database's clock.
+
+use std::time::Duration;
+
+use onair_live::directory::{BoxFuture, Claim, ClaimError, StreamDirectory, StreamKey};
+
+use crate::db::Db;
+use crate::db::cluster::ClaimOutcome;
+
+/// Stream ownership shared by the nodes of a cluster, in the database.
+pub struct DbDirectory {
+    db: Db,
+    node: String,
+    ttl: Duration,
+}
+
+impl DbDirectory {
+    /// `node` claims in `db`; owners whose heartbeat is older than `ttl` count as dead.
+    pub fn new(db: Db, node: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            db,
+            node: node.into(),
+            ttl,
+        }
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+fn epoch(e: i64) -> u64 {
+    u64::try_from(e).unwrap_or(0)
+}
+
+impl StreamDirectory for DbDirectory {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn claim<'a>(&'a self, key: &'a StreamKey) -> BoxFuture<'a, Result<Claim, ClaimError>> {
+        Box::pin(async move {
+            let outcome = self
+                .db
+                .claim_stream(&key.channel, &key.rendition, &self.node, self.ttl_ms())
+                .await
+                .map_err(|e| {
+                    tracing::warn!(stream = %key, error = %e, "claiming a stream failed");
+                    ClaimError::Unavailable("the cluster database is not reachable".to_owned())
+                })?;
+            match outcome {
+                ClaimOutcome::Granted(e) => {
+                    metrics::counter!("onair_stream_claims_total", "outcome" => "granted")
+                        .increment(1);
+                    Ok(Claim {
+                        key: key.clone(),
+                        node: self.node.clone(),
+                        epoch: epoch(e),
+                    })
+                }
+                ClaimOutcome::Held(owner) => {
+                    metrics::counter!("onair_stream_claims_total", "outcome" => "conflict")
+                        .increment(1);
+                    Err(ClaimError::Owned {
+                        key: key.clone(),
+                        node: owner.node,
+                    })
+                }
+            }
+        })
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let epoch = i64::try_from(claim.epoch).unwrap_or(i64::MAX);
+            if let Err(e) = self
+                .db
+                .release_stream(&claim.key.channel, &claim.key.rendition, &claim.node, epoch)
+                .await
+            {
+                // The claim lapses with this node's heartbeat if it cannot be released.
+                tracing::warn!(stream = %claim.key, error = %e, "releasing a stream failed");
+            }
+        })
+    }
+
+    fn owner<'a>(&'a self, key: &'a StreamKey) -> BoxFuture<'a, Option<Claim>> {
+        Box::pin(async move {
+            match self
+                .db
+                .stream_owner(&key.channel, &key.rendition, self.ttl_ms())
+                .await
+            {
+                Ok(owner) => owner.map(|o| Claim {
+                    key: key.clone(),
+                    node: o.node,
+                    epoch: epoch(o.epoch),
+                }),
+                Err(e) => {
+                    tracing::warn!(stream = %key, error = %e, "looking up a stream's owner failed");
+                    None
+                }
+            }
+        })
+    }
+}
+
+/// This node, as the cluster knows it.
+#[derive(Clone, Debug)]
+pub struct OwnNode {
+    pub name: String,
+    pub internal_url: String,
+    pub rtmp_url: String,
+}
+
+impl OwnNode {
+    pub fn info(&self) -> crate::db::cluster::NodeInfo<'_> {
+        crate::db::cluster::NodeInfo {
+            name: &self.name,
+            internal_url: &self.internal_url,
+            rtmp_url: &self.rtmp_url,
+        }
+    }
+}
+
+/// How often a node writes its heartbeat: once a second, whatever its number of streams.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// This node's CPU time so far (its own and its waited-for children's, such as ffmpeg
+/// thumbnailers), in clock ticks (USER_HZ, 100 a second on Linux), from `/proc/self/stat`.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime, stime, cutime, cstime are fields 14..=17, i.e. 11..=14 after the name.
+    fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+/// Announces this node in the cluster and beats once a [`HEARTBEAT_INTERVAL`] with its load,
+/// until `shutdown`; then marks it `gone`, which frees its claims at once.
+pub async fn run_heartbeat(
+    db: Db,
+    node: OwnNode,
+    registry: std::sync::Arc<crate::stream::Registry>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use crate::db::cluster::NodeLoad;
+    use crate::stream::Protocol;
+    let info = node.info();
+    let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_cpu = (std::time::Instant::now(), cpu_ticks());
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let streams = registry.list();
+        let now = std::time::Instant::now();
+        let ticks = cpu_ticks();
+        let cpu_milli = match (last_cpu, ticks) {
+            ((at, Some(before)), Some(after)) if now > at => {
+                let secs = now.duration_since(at).as_secs_f64();
+                ((after.saturating_sub(before)) as f64 / 100.0 / secs * 1000.0) as i64
+            }
+            _ => 0,
+        };
+        last_cpu = (now, ticks);
+        let load = NodeLoad {
+            streams: streams
+                .iter()
+                .filter(|s| s.phase() == crate::stream::Phase::Live)
+                .count() as i64,
+            viewers: streams
+                .iter()
+                .flat_map(|s| {
+                    [Protocol::Hls, Protocol::LlHls, Protocol::Flv].map(|p| s.viewers.count(p))
+                })
+                .sum::<u64>() as i64,
+            cpu_milli,
+        };
+        match db.heartbeat(&node.name, load).await {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Err(e) = db.register_node(&info).await {
+                    tracing::warn!(error = %e, "registering this node again failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+    }
+    if let Err(e) = db.set_node_state(&node.name, "gone").await {
+        tracing::warn!(error = %e, "marking this node gone failed");
+    }
+}

@@ -1,0 +1,242 @@
+//! The cluster's shared state: its nodes (one row each, one heartbeat write per node per second
+//! whatever its load) and stream ownership with epochs.
+//!
+//! Every time here is the database's clock ([`Db::now_sql`]), so nodes with skewed clocks agree
+//! on who is alive. Claiming a stream is one statement — an upsert whose update only happens
+//! when the row is free (released, its owner's heartbeat older than the TTL, or the claimer
+//! already owns it) — so there is no read-then-write window in which two nodes could both
+//! decide they won; each granted claim returns the key's next epoch.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Backend, Db, DbResult};
+
+/// A node as it announces itself.
+#[derive(Clone, Debug)]
+pub struct NodeInfo<'a> {
+    pub name: &'a str,
+    pub internal_url: &'a str,
+    pub rtmp_url: &'a str,
+}
+
+/// What a node reports with each heartbeat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeLoad {
+    pub streams: i64,
+    pub viewers: i64,
+    /// CPU used over the last interval, in thousandths of a core.
+    pub cpu_milli: i64,
+}
+
+/// A node's row, as the database sees it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRow {
+    pub name: String,
+    pub internal_url: String,
+    pub rtmp_url: String,
+    /// `active`, `draining` or `gone`.
+    pub state: String,
+    pub started_at: i64,
+    pub heartbeat_at: i64,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub heartbeat_age_ms: i64,
+    pub load: NodeLoad,
+}
+
+/// Who holds a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamOwner {
+    pub node: String,
+    pub epoch: i64,
+}
+
+/// The outcome of a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Granted with this epoch.
+    Granted(i64),
+    /// Held by a live owner.
+    Held(StreamOwner),
+}
+
+fn node_from_row(r: &AnyRow) -> Result<NodeRow, sqlx::Error> {
+    Ok(NodeRow {
+        name: r.try_get("name")?,
+        internal_url: r.try_get("internal_url")?,
+        rtmp_url: r.try_get("rtmp_url")?,
+        state: r.try_get("state")?,
+        started_at: r.try_get("started_at")?,
+        heartbeat_at: r.try_get("heartbeat_at")?,
+        heartbeat_age_ms: r.try_get("age")?,
+        load: NodeLoad {
+            streams: r.try_get("streams")?,
+            viewers: r.try_get("viewers")?,
+            cpu_milli: r.try_get("cpu_milli")?,
+        },
+    })
+}
+
+impl Db {
+    /// The database's current time in Unix milliseconds, as an SQL expression.
+    pub fn now_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Backend::Sqlite => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        }
+    }
+
+    /// Announces this node (a restart under the same name replaces its row): `active`, started
+    /// and heard from now.
+    pub async fn register_node(&self, node: &NodeInfo<'_>) -> DbResult<()> {
+        let now = self.now_sql();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO nodes (name, internal_url, rtmp_url, state, started_at, heartbeat_at)
+             VALUES ($1, $2, $3, 'active', {now}, {now})
+             ON CONFLICT (name) DO UPDATE SET internal_url = EXCLUDED.internal_url,
+                 rtmp_url = EXCLUDED.rtmp_url, state = 'active',
+                 started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
+                 streams = 0, viewers = 0, cpu_milli = 0"
+        )))
+        .bind(node.name)
+        .bind(node.internal_url)
+        .bind(node.rtmp_url)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One heartbeat: the node's only periodic write, whatever its number of streams. False
+    /// when the node has no row (it was removed): the caller registers again.
+    pub async fn heartbeat(&self, name: &str, load: NodeLoad) -> DbResult<bool> {
+        let now = self.now_sql();
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE nodes SET heartbeat_at = {now}, streams = $2, viewers = $3, cpu_milli = $4
+             WHERE name = $1"
+        )))
+        .bind(name)
+        .bind(load.streams)
+        .bind(load.viewers)
+        .bind(load.cpu_milli)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Sets a node's state (`active`, `draining`, `gone`).
+    pub async fn set_node_state(&self, name: &str, state: &str) -> DbResult<bool> {
+        let r = sqlx::query("UPDATE nodes SET state = $2 WHERE name = $1")
+            .bind(name)
+            .bind(state)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Every node, by name, with the age of its heartbeat.
+    pub async fn nodes(&self) -> DbResult<Vec<NodeRow>> {
+        let now = self.now_sql();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT *, {now} - heartbeat_at AS age FROM nodes ORDER BY name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(node_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Claims (`channel`, `rendition`) for `node` in one statement: granted when nobody holds
+    /// it, its holder released it, the holder is `node` itself, or the holder's heartbeat is
+    /// older than `ttl_ms` (or it is `gone`). A grant returns the key's next epoch.
+    pub async fn claim_stream(
+        &self,
+        channel: &str,
+        rendition: &str,
+        node: &str,
+        ttl_ms: i64,
+    ) -> DbResult<ClaimOutcome> {
+        let now = self.now_sql();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO stream_owners (channel, rendition, node, epoch, released, claimed_at)
+             VALUES ($1, $2, $3, 1, 0, {now})
+             ON CONFLICT (channel, rendition) DO UPDATE SET node = EXCLUDED.node,
+                 epoch = stream_owners.epoch + 1, released = 0,
+                 claimed_at = EXCLUDED.claimed_at
+             WHERE stream_owners.released = 1
+                OR stream_owners.node = EXCLUDED.node
+                OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.name = stream_owners.node
+                               AND n.state <> 'gone' AND n.heartbeat_at > {now} - $4)
+             RETURNING epoch"
+        )))
+        .bind(channel)
+        .bind(rendition)
+        .bind(node)
+        .bind(ttl_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return Ok(ClaimOutcome::Granted(row.try_get("epoch")?));
+        }
+        // Refused: who holds it, for the message (a read after the decision, not before it).
+        let holder = sqlx::query(
+            "SELECT node, epoch FROM stream_owners WHERE channel = $1 AND rendition = $2",
+        )
+        .bind(channel)
+        .bind(rendition)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ClaimOutcome::Held(StreamOwner {
+            node: holder.try_get("node")?,
+            epoch: holder.try_get("epoch")?,
+        }))
+    }
+
+    /// Releases `node`'s claim `epoch` of a stream; a stale release (a newer claim since)
+    /// changes nothing. True when it released.
+    pub async fn release_stream(
+        &self,
+        channel: &str,
+        rendition: &str,
+        node: &str,
+        epoch: i64,
+    ) -> DbResult<bool> {
+        let r = sqlx::query(
+            "UPDATE stream_owners SET released = 1
+             WHERE channel = $1 AND rendition = $2 AND node = $3 AND epoch = $4 AND released = 0",
+        )
+        .bind(channel)
+        .bind(rendition)
+        .bind(node)
+        .bind(epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Who holds a stream now: an unreleased claim whose node is alive (heartbeat within
+    /// `ttl_ms`, not `gone`).
+    pub async fn stream_owner(
+        &self,
+        channel: &str,
+        rendition: &str,
+        ttl_ms: i64,
+    ) -> DbResult<Option<StreamOwner>> {
+        let now = self.now_sql();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT o.node, o.epoch FROM stream_owners o JOIN nodes n ON n.name = o.node
+             WHERE o.channel = $1 AND o.rendition = $2 AND o.released = 0
+               AND n.state <> 'gone' AND n.heartbeat_at > {now} - $3"
+        )))
+        .bind(channel)
+        .bind(rendition)
+        .bind(ttl_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        Ok(Some(StreamOwner {
+            node: r.try_get("node")?,
+            epoch: r.try_get("epoch")?,
+        }))
+    }
+}

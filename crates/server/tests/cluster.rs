@@ -1,0 +1,191 @@
+//! A cluster of real `onair` processes sharing one PostgreSQL database (issue #14, its first
+//! part): nodes announce themselves and beat on the database's clock, a channel live on one
+//! node is refused on another (one owner, claimed with an epoch), and when the owner is killed
+//! (`kill -9`) another node takes the channel over once the owner's heartbeat is older than
+//! the TTL, with the next epoch; a node stopped cleanly leaves (`gone`) and frees its claims.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use onair_server::db::Db;
+use onair_server::db::cluster::StreamOwner;
+
+const SECRET: &str = "a cluster secret for tests";
+const TTL_MS: i64 = 1_000;
+
+struct Node {
+    child: Child,
+    http: String,
+    rtmp: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `onair serve` as cluster node `name` on `database_url`, open publishing, a 1 s TTL.
+fn start_node(name: &str, database_url: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let (rtmp_port, http_port) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_onair"))
+        .arg("serve")
+        .args(["--rtmp-listen", &format!("127.0.0.1:{rtmp_port}")])
+        .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--database-url", database_url])
+        .args(["--cluster-secret", SECRET, "--node-name", name])
+        .args(["--node-ttl", "1", "--publish-auth", "open"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    Node {
+        child,
+        http: format!("http://127.0.0.1:{http_port}"),
+        rtmp: format!("rtmp://127.0.0.1:{rtmp_port}/live"),
+        _dir: dir,
+    }
+}
+
+/// ffmpeg pushing the live fixture, looped, to `rtmp/name`.
+fn publish(rtmp: &str, name: &str) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-stream_loop", "-1", "-i"])
+        .arg(fixture(LIVE_FIXTURE))
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("{rtmp}/{name}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg")
+}
+
+/// Waits until `node` answers `/healthz` (its log in the failure message if it exits).
+async fn wait_up(node: &mut Node) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ok = client()
+            .get(format!("{}/healthz", node.http))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            return;
+        }
+        if let Ok(Some(status)) = node.child.try_wait() {
+            let log = std::fs::read_to_string(node._dir.path().join("stderr.log"));
+            panic!("the node exited ({status}): {}", log.unwrap_or_default());
+        }
+        assert!(Instant::now() < deadline, "the node did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn owner(db: &Db) -> Option<StreamOwner> {
+    db.stream_owner("cam", "source", TTL_MS).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_owner_per_channel_and_takeover_after_a_kill() {
+    // The test's own HTTP client (no node runs in this process to install it).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = db::fresh_postgres().await;
+    let mut a = start_node("a", &url);
+    let mut b = start_node("b", &url);
+    wait_up(&mut a).await;
+    wait_up(&mut b).await;
+    let db = Db::connect(&url).await.unwrap();
+    let nodes = db.nodes().await.unwrap();
+    assert_eq!(
+        nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.state.as_str()))
+            .collect::<Vec<_>>(),
+        [("a", "active"), ("b", "active")]
+    );
+    assert_eq!(
+        nodes[0].internal_url, a.http,
+        "default: the HTTP listen address"
+    );
+    assert!(
+        nodes.iter().all(|n| n.heartbeat_age_ms < 2_500),
+        "{nodes:?}"
+    );
+
+    // Live on a; the same channel is refused on b while a lives.
+    let mut on_a = publish(&a.rtmp, "cam");
+    wait_ok(
+        &format!("{}/live/cam/llhls.m3u8", a.http),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        owner(&db).await,
+        Some(StreamOwner {
+            node: "a".into(),
+            epoch: 1
+        })
+    );
+    let refused = wait_child_async(publish(&b.rtmp, "cam"), Duration::from_secs(15)).await;
+    assert!(!refused.status.success(), "b accepted a channel live on a");
+    let (status, _) = get_text(&format!("{}/live/cam/llhls.m3u8", b.http)).await;
+    assert_eq!(status, 404);
+    assert_eq!(owner(&db).await.map(|o| o.epoch), Some(1), "no claim moved");
+
+    // a dies: once its heartbeat is older than the TTL, b takes the channel with epoch 2.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let _ = on_a.kill();
+    let _ = on_a.wait();
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(20);
+    let mut on_b = publish(&b.rtmp, "cam");
+    loop {
+        let (status, _) = get_text(&format!("{}/live/cam/llhls.m3u8", b.http)).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never took the channel over");
+        // Refused while a's heartbeat was young: the encoder reconnects, like OBS does.
+        if let Ok(Some(_)) = on_b.try_wait() {
+            on_b = publish(&b.rtmp, "cam");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        owner(&db).await,
+        Some(StreamOwner {
+            node: "b".into(),
+            epoch: 2
+        })
+    );
+
+    // b stops cleanly: it leaves the cluster and frees its claims at once.
+    let _ = Command::new("kill")
+        .args(["-TERM", &b.child.id().to_string()])
+        .status();
+    let out = wait_child_async(b.child, Duration::from_secs(15)).await;
+    assert!(out.status.success(), "{:?}", out.status);
+    let _ = on_b.kill();
+    let _ = on_b.wait();
+    let b_row = db
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == "b");
+    assert_eq!(b_row.map(|n| n.state), Some("gone".to_owned()));
+    assert_eq!(owner(&db).await, None);
+    db.close().await;
+}
