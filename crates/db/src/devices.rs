@@ -227,12 +227,15 @@ impl Db {
         Ok(())
     }
 
-    /// Clears `current_session_id` on every device (at start-up: no publisher survives a
-    /// restart of a single node).
-    pub async fn clear_device_sessions(&self) -> DbResult<()> {
+    /// Clears `current_session_id` on the devices publishing to `node` (at its start-up: none
+    /// of its publishers survived the restart). Devices live on other nodes of a cluster keep
+    /// theirs.
+    pub async fn clear_device_sessions(&self, node: &str) -> DbResult<()> {
         sqlx::query(
-            "UPDATE devices SET current_session_id = NULL WHERE current_session_id IS NOT NULL",
+            "UPDATE devices SET current_session_id = NULL WHERE current_session_id IN
+                 (SELECT id FROM publish_sessions WHERE node = $1)",
         )
+        .bind(node)
         .execute(&self.pool)
         .await?;
         Ok(())

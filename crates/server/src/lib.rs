@@ -128,7 +128,7 @@ impl Server {
         let bootstrap = system::bootstrap(&db, &settings).await?;
         // No publisher survives a restart of this node.
         db.end_orphan_sessions(&settings.node_name).await?;
-        db.clear_device_sessions().await?;
+        db.clear_device_sessions(&settings.node_name).await?;
         let rtmp = TcpListener::bind(settings.rtmp_listen)
             .await
             .map_err(|source| StartError::Bind {

@@ -76,6 +76,8 @@ fn policy() -> HashMap<&'static str, &'static [Who]> {
         // Where to publish is for every signed-in user; the node's status for admins.
         ("GET /api/v1/node", SIGNED_IN),
         ("GET /api/v1/node/status", ADMIN),
+        // The cluster's nodes, for admins.
+        ("GET /api/v1/nodes", ADMIN),
         // Lists show the caller's own rows (checked below not to leak the owner's).
         ("GET /api/v1/audit", SIGNED_IN),
         ("GET /api/v1/channels", SIGNED_IN),

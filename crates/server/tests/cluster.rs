@@ -16,6 +16,7 @@ use onair_server::db::cluster::StreamOwner;
 
 const SECRET: &str = "a cluster secret for tests";
 const TTL_MS: i64 = 1_000;
+const ADMIN: &str = "admin@example.com";
 
 struct Node {
     child: Child,
@@ -45,6 +46,12 @@ fn start_node(name: &str, database_url: &str) -> Node {
         .args(["--database-url", database_url])
         .args(["--cluster-secret", SECRET, "--node-name", name])
         .args(["--node-ttl", "1", "--publish-auth", "open"])
+        .args([
+            "--admin-email",
+            ADMIN,
+            "--admin-password",
+            common::api::PASSWORD,
+        ])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
@@ -143,6 +150,23 @@ async fn one_owner_per_channel_and_takeover_after_a_kill() {
     assert_eq!(status, 404);
     assert_eq!(owner(&db).await.map(|o| o.epoch), Some(1), "no claim moved");
 
+    // Any node lists the cluster's nodes to an admin, with their load.
+    let admin = common::api::Api::login(&b.http, ADMIN, common::api::PASSWORD).await;
+    let listed = eventually(
+        Duration::from_secs(5),
+        "a's heartbeat with its stream",
+        async || {
+            let (status, body) = admin.get("/api/v1/nodes").await;
+            assert_eq!(status, 200, "{body}");
+            let items = body["items"].as_array().unwrap().clone();
+            (items.len() == 2 && items[0]["streams"] == 1).then_some(items)
+        },
+    )
+    .await;
+    assert_eq!(listed[0]["name"], "a");
+    assert_eq!(listed[0]["rtmp_url"], a.rtmp.as_str());
+    assert!(listed.iter().all(|n| n["alive"] == true), "{listed:?}");
+
     // a dies: once its heartbeat is older than the TTL, b takes the channel with epoch 2.
     a.child.kill().unwrap();
     a.child.wait().unwrap();
@@ -170,6 +194,9 @@ async fn one_owner_per_channel_and_takeover_after_a_kill() {
             epoch: 2
         })
     );
+    let (_, body) = admin.get("/api/v1/nodes").await;
+    assert_eq!(body["items"][0]["alive"], false, "a is dead: {body}");
+    assert_eq!(body["items"][1]["alive"], true, "{body}");
 
     // b stops cleanly: it leaves the cluster and frees its claims at once.
     let _ = Command::new("kill")

@@ -569,6 +569,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The cluster's nodes (admin). */
+        get: operations["list_nodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/publish-sessions": {
         parameters: {
             query?: never;
@@ -1199,6 +1216,9 @@ export interface components {
             /** @description The `onair` version. */
             version: string;
         };
+        NodeList: {
+            items: components["schemas"]["NodeView"][];
+        };
         NodeStatus: {
             /** @description `sqlite` or `postgres`. */
             database: string;
@@ -1238,6 +1258,33 @@ export interface components {
              * Format: int64
              * @description Current viewers over all streams (HLS, LL-HLS and HTTP-FLV).
              */
+            viewers: number;
+        };
+        NodeView: {
+            /** @description Whether its heartbeat is younger than the TTL (`--node-ttl`) and it has not left. */
+            alive: boolean;
+            /** Format: int64 */
+            cpu_milli: number;
+            /** Format: int64 */
+            heartbeat_age_ms: number;
+            /** @description How the other nodes reach it. */
+            internal_url: string;
+            name: string;
+            /** @description Where encoders publish to it. */
+            rtmp_url: string;
+            /**
+             * Format: int64
+             * @description Unix ms (the database's clock).
+             */
+            started_at: number;
+            /** @description `active`, `draining` or `gone`. */
+            state: string;
+            /**
+             * Format: int64
+             * @description Live streams, viewers and CPU (thousandths of a core) at its last heartbeat.
+             */
+            streams: number;
+            /** Format: int64 */
             viewers: number;
         };
         PasswordBody: {
@@ -2993,6 +3040,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_nodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemBody"];
+                };
             };
         };
     };

@@ -10,6 +10,7 @@ mod devices;
 pub mod extract;
 mod me;
 mod node;
+mod nodes;
 mod publish_sessions;
 mod recordings;
 pub mod streams;
@@ -82,6 +83,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::router())
         .merge(publish_sessions::router())
         .merge(node::router())
+        .merge(nodes::router())
         .split_for_parts()
 }
 

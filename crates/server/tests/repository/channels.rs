@@ -288,9 +288,22 @@ async fn devices(backend: Backend) {
     let l = db.device(&d1.id).await.unwrap().unwrap();
     assert!(l.current_session_id.is_none());
     assert_eq!(l.last_ip.as_deref(), Some("192.0.2.1"), "kept");
+    // A starting node clears the live marks of its own publishes only (in a cluster, a device
+    // live on another node stays live).
+    db.start_publish_session("s2", &c1.id, Some(&d1.id), "node-a", "192.0.2.1")
+        .await
+        .unwrap();
+    db.start_publish_session("s3", &c2.id, Some(&d2.id), "node-b", "192.0.2.2")
+        .await
+        .unwrap();
     db.set_device_live(&d1.id, Some("s2"), None).await.unwrap();
     db.set_device_live(&d2.id, Some("s3"), None).await.unwrap();
-    db.clear_device_sessions().await.unwrap();
+    db.clear_device_sessions("node-a").await.unwrap();
+    let d1_live = db.device(&d1.id).await.unwrap().unwrap().current_session_id;
+    let d2_live = db.device(&d2.id).await.unwrap().unwrap().current_session_id;
+    assert_eq!(d1_live, None);
+    assert_eq!(d2_live.as_deref(), Some("s3"));
+    db.clear_device_sessions("node-b").await.unwrap();
     for d in db.list_devices(None, None, p).await.unwrap() {
         assert!(d.current_session_id.is_none());
     }
