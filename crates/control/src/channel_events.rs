@@ -34,36 +34,89 @@ pub enum ChannelEvent<'a> {
     },
 }
 
-impl System {
-    /// Applies what `event` implies to this node's caches and live streams.
-    pub fn channel_changed(&self, event: ChannelEvent<'_>) {
-        match event {
+/// A channel change as the other nodes of a cluster hear of it (owned, serializable).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelChange {
+    pub kind: ChangeKind,
+    pub channel_id: String,
+    pub slug: String,
+    /// The slug it had, when an update renamed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Updated,
+    Deleted,
+    Banned,
+    Resumed,
+    GrantRevoked,
+}
+
+impl From<&ChannelEvent<'_>> for ChannelChange {
+    fn from(e: &ChannelEvent<'_>) -> Self {
+        let (kind, channel, renamed_from) = match e {
             ChannelEvent::Updated {
                 channel,
                 renamed_from,
-            } => {
-                if let Some(old) = renamed_from {
+            } => (
+                ChangeKind::Updated,
+                channel,
+                renamed_from.map(str::to_owned),
+            ),
+            ChannelEvent::Deleted { channel } => (ChangeKind::Deleted, channel, None),
+            ChannelEvent::Banned { channel } => (ChangeKind::Banned, channel, None),
+            ChannelEvent::Resumed { channel } => (ChangeKind::Resumed, channel, None),
+            ChannelEvent::GrantRevoked { channel } => (ChangeKind::GrantRevoked, channel, None),
+        };
+        Self {
+            kind,
+            channel_id: channel.id.clone(),
+            slug: channel.slug.clone(),
+            renamed_from,
+        }
+    }
+}
+
+impl System {
+    /// Applies what `event` implies to this node's caches and live streams, and tells the
+    /// other nodes of the cluster (they apply it to theirs: see `cluster`).
+    pub fn channel_changed(&self, event: ChannelEvent<'_>) {
+        let change = ChannelChange::from(&event);
+        self.apply_channel_change(&change);
+        self.announce(crate::cluster::Announcement::Channel(change));
+    }
+
+    /// What a channel change means for this node (on the node that made it and, in a
+    /// cluster, on every other).
+    pub fn apply_channel_change(&self, change: &ChannelChange) {
+        let slug = change.slug.as_str();
+        match change.kind {
+            ChangeKind::Updated => {
+                if let Some(old) = &change.renamed_from {
                     self.channels.invalidate(old);
                     self.registry.kick_channel(old, "channel_renamed");
                 }
-                self.channels.invalidate(&channel.slug);
-                self.playback_grants.forget_channel(&channel.id);
+                self.channels.invalidate(slug);
+                self.playback_grants.forget_channel(&change.channel_id);
             }
-            ChannelEvent::Deleted { channel } => {
-                self.registry.kick_channel(&channel.slug, "channel_deleted");
-                self.channels.invalidate(&channel.slug);
-                self.playback_grants.forget_channel(&channel.id);
+            ChangeKind::Deleted => {
+                self.registry.kick_channel(slug, "channel_deleted");
+                self.channels.invalidate(slug);
+                self.playback_grants.forget_channel(&change.channel_id);
                 // Its recordings now belong to no channel: the sweeper deletes them.
                 self.recordings_sweep.notify_one();
             }
-            ChannelEvent::Banned { channel } => {
-                self.channels.invalidate(&channel.slug);
-                self.registry.kick_channel(&channel.slug, "banned");
+            ChangeKind::Banned => {
+                self.channels.invalidate(slug);
+                self.registry.kick_channel(slug, "banned");
             }
-            ChannelEvent::Resumed { channel } => self.channels.invalidate(&channel.slug),
-            ChannelEvent::GrantRevoked { channel } => {
-                self.channels.invalidate(&channel.slug);
-                self.playback_grants.forget_channel(&channel.id);
+            ChangeKind::Resumed => self.channels.invalidate(slug),
+            ChangeKind::GrantRevoked => {
+                self.channels.invalidate(slug);
+                self.playback_grants.forget_channel(&change.channel_id);
             }
         }
     }

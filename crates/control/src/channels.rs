@@ -142,10 +142,32 @@ impl System {
         Ok(channel)
     }
 
-    /// Disconnects `channel`'s publisher (it may publish again); false when it is not live on
-    /// this node.
-    pub fn kick_publisher(&self, channel: &Channel) -> bool {
-        self.registry.kick_channel(&channel.slug, "kicked")
+    /// Disconnects `channel`'s publisher (it may publish again), on whichever node of the
+    /// cluster it publishes to; false when it is not live anywhere.
+    pub async fn kick_publisher(&self, channel: &Channel) -> Result<bool, ChannelError> {
+        if self.registry.kick_channel(&channel.slug, "kicked") {
+            return Ok(true);
+        }
+        let Some(cluster) = &self.settings.cluster else {
+            return Ok(false);
+        };
+        let ttl_ms = cluster.node_ttl.as_millis() as i64;
+        let owner = self
+            .db
+            .stream_owner(
+                &channel.slug,
+                onair_live::directory::SOURCE_RENDITION,
+                ttl_ms,
+            )
+            .await?;
+        if owner.is_none() {
+            return Ok(false);
+        }
+        self.announce(crate::cluster::Announcement::KickChannel {
+            slug: channel.slug.clone(),
+            reason: "kicked".to_owned(),
+        });
+        Ok(true)
     }
 
     /// Lets user `user_id` watch channel `channel_id`.

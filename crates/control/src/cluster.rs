@@ -201,3 +201,111 @@ pub async fn run_heartbeat(
         tracing::warn!(error = %e, "marking this node gone failed");
     }
 }
+
+/// The notification channel the nodes of a cluster talk on.
+pub const NOTIFY_CHANNEL: &str = "onair_cluster";
+
+/// What one node tells the others.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Announcement {
+    /// A channel changed: caches forget it, its publisher may have to go.
+    Channel(crate::channel_events::ChannelChange),
+    /// Disconnect whatever this device publishes.
+    KickDevice { device_id: String, reason: String },
+    /// Disconnect the channel's publisher.
+    KickChannel { slug: String, reason: String },
+}
+
+/// An announcement on the wire: who sent it, and what.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope {
+    from: String,
+    #[serde(flatten)]
+    announcement: Announcement,
+}
+
+impl crate::system::System {
+    /// Tells the other nodes of the cluster (nothing on a single node). Sent in the
+    /// background: the caller has applied it here already.
+    pub fn announce(&self, announcement: Announcement) {
+        if self.settings.cluster.is_none() {
+            return;
+        }
+        let envelope = Envelope {
+            from: self.settings.node_name.clone(),
+            announcement,
+        };
+        let Ok(payload) = serde_json::to_string(&envelope) else {
+            return;
+        };
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.notify(NOTIFY_CHANNEL, &payload).await {
+                tracing::warn!(error = %e, "telling the cluster failed");
+            }
+        });
+    }
+
+    /// Disconnects what `device_id` publishes, here and on the other nodes. True when it was
+    /// live here.
+    pub fn kick_device(&self, device_id: &str, reason: &str) -> bool {
+        self.announce(Announcement::KickDevice {
+            device_id: device_id.to_owned(),
+            reason: reason.to_owned(),
+        });
+        self.registry.kick_device(device_id, reason)
+    }
+
+    /// Applies what another node announced.
+    fn heard(&self, announcement: Announcement) {
+        match announcement {
+            Announcement::Channel(change) => self.apply_channel_change(&change),
+            Announcement::KickDevice { device_id, reason } => {
+                self.registry.kick_device(&device_id, &reason);
+            }
+            Announcement::KickChannel { slug, reason } => {
+                self.registry.kick_channel(&slug, &reason);
+            }
+        }
+    }
+}
+
+/// Hears what the other nodes announce, until `shutdown`, and applies it here.
+pub async fn run_listener(
+    url: String,
+    sys: std::sync::Arc<crate::system::System>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut listener = None;
+    loop {
+        let l = match &mut listener {
+            Some(l) => l,
+            None => match crate::db::cluster::Listener::connect(&url, NOTIFY_CHANNEL).await {
+                Ok(l) => listener.insert(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening to the cluster failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            },
+        };
+        let payload = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = l.recv() => r,
+        };
+        match payload {
+            Ok(text) => match serde_json::from_str::<Envelope>(&text) {
+                Ok(e) if e.from == sys.settings.node_name => {}
+                Ok(e) => sys.heard(e.announcement),
+                Err(e) => tracing::warn!(error = %e, "an announcement that does not parse"),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "the cluster listener lost its connection");
+                listener = None;
+            }
+        }
+    }
+}

@@ -240,3 +240,45 @@ impl Db {
         }))
     }
 }
+
+/// Messages between the nodes of a cluster: PostgreSQL `NOTIFY` on a channel, received by every
+/// node `LISTEN`ing on it (the sender too). SQLite has no such thing: a single node has no one
+/// to tell.
+pub struct Listener(sqlx::postgres::PgListener);
+
+/// Bytes a notification payload may have (PostgreSQL's limit is 8000).
+pub const MAX_NOTIFY_PAYLOAD: usize = 7_900;
+
+impl Listener {
+    /// Listens on `channel` of the PostgreSQL database at `url` (its own connection, which
+    /// sqlx re-establishes when it drops).
+    pub async fn connect(url: &str, channel: &str) -> DbResult<Self> {
+        let mut l = sqlx::postgres::PgListener::connect(url).await?;
+        l.listen(channel).await?;
+        Ok(Self(l))
+    }
+
+    /// The next payload.
+    pub async fn recv(&mut self) -> DbResult<String> {
+        Ok(self.0.recv().await?.payload().to_owned())
+    }
+}
+
+impl Db {
+    /// Sends `payload` to every node listening on `channel` (PostgreSQL only; nothing on
+    /// SQLite). Payloads over [`MAX_NOTIFY_PAYLOAD`] are refused.
+    pub async fn notify(&self, channel: &str, payload: &str) -> DbResult<()> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        if payload.len() > MAX_NOTIFY_PAYLOAD {
+            return Err(super::DbError::InvalidText);
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

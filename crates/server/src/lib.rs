@@ -201,6 +201,13 @@ impl Server {
             // Announced before the first publish can be accepted: a claim by a node without a
             // heartbeat would lapse at once.
             sys.db.register_node(&node.info()).await?;
+            if let Some(url) = &settings.database_url {
+                tasks.spawn(onair_control::cluster::run_listener(
+                    url.clone(),
+                    sys.clone(),
+                    shutdown.clone(),
+                ));
+            }
             tasks.spawn(onair_control::cluster::run_heartbeat(
                 sys.db.clone(),
                 node,

@@ -3,6 +3,7 @@
 //! node is refused on another (one owner, claimed with an epoch), and when the owner is killed
 //! (`kill -9`) another node takes the channel over once the owner's heartbeat is older than
 //! the TTL, with the next epoch; a node stopped cleanly leaves (`gone`) and frees its claims.
+//! Bans and kicks made through one node reach the publisher on another.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -35,6 +36,11 @@ fn free_port() -> u16 {
 
 /// `onair serve` as cluster node `name` on `database_url`, open publishing, a 1 s TTL.
 fn start_node(name: &str, database_url: &str) -> Node {
+    start_node_with(name, database_url, "open")
+}
+
+/// [`start_node`] with `--publish-auth publish_auth`.
+fn start_node_with(name: &str, database_url: &str, publish_auth: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let (rtmp_port, http_port) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_onair"))
@@ -45,7 +51,7 @@ fn start_node(name: &str, database_url: &str) -> Node {
         .arg(dir.path())
         .args(["--database-url", database_url])
         .args(["--cluster-secret", SECRET, "--node-name", name])
-        .args(["--node-ttl", "1", "--publish-auth", "open"])
+        .args(["--node-ttl", "1", "--publish-auth", publish_auth])
         .args([
             "--admin-email",
             ADMIN,
@@ -215,4 +221,78 @@ async fn one_owner_per_channel_and_takeover_after_a_kill() {
     assert_eq!(b_row.map(|n| n.state), Some("gone".to_owned()));
     assert_eq!(owner(&db).await, None);
     db.close().await;
+}
+
+/// A ban or a kick made through node b disconnects the publisher on node a (announced over
+/// PostgreSQL NOTIFY); a's caches forget the channel, so the banned key is refused on a too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bans_and_kicks_reach_the_owning_node() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = db::fresh_postgres().await;
+    let mut a = start_node_with("a", &url, "stream-key");
+    wait_up(&mut a).await;
+    let mut b = start_node_with("b", &url, "stream-key");
+    wait_up(&mut b).await;
+    let admin = common::api::Api::login(&b.http, ADMIN, common::api::PASSWORD).await;
+    let (channel_id, device_id, key) = common::api::channel_with_device(&admin, "studio").await;
+    let playlist = format!("{}/live/studio/llhls.m3u8", a.http);
+
+    // Kick through b: the publisher on a is disconnected (and may come back).
+    let first = publish(&a.rtmp, &key);
+    wait_ok(&playlist, Duration::from_secs(20)).await;
+    let (status, body) = admin
+        .post(
+            &format!("/api/v1/channels/{channel_id}/kick"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let out = wait_child_async(first, Duration::from_secs(10)).await;
+    assert!(out.status.code().is_some(), "ffmpeg on a was disconnected");
+
+    // Device kick through b, likewise.
+    let second = publish(&a.rtmp, &key);
+    let owner_again = eventually(
+        Duration::from_secs(20),
+        "the publisher back on a",
+        async || {
+            let db = Db::connect(&url).await.unwrap();
+            let o = db.stream_owner("studio", "source", TTL_MS).await.unwrap();
+            db.close().await;
+            o.filter(|o| o.node == "a")
+        },
+    )
+    .await;
+    assert!(owner_again.epoch >= 2);
+    let device_url = format!("/api/v1/devices/{device_id}/kick");
+    let kicked = eventually(Duration::from_secs(10), "the device live", async || {
+        let (status, _) = admin.post(&device_url, serde_json::json!({})).await;
+        (status == 204).then_some(())
+    })
+    .await;
+    let () = kicked;
+    let out = wait_child_async(second, Duration::from_secs(10)).await;
+    assert!(out.status.code().is_some(), "ffmpeg on a was disconnected");
+
+    // Ban through b: disconnected, and a refuses the key from then on.
+    let third = publish(&a.rtmp, &key);
+    wait_ok(&playlist, Duration::from_secs(20)).await;
+    let (status, body) = admin
+        .post(
+            &format!("/api/v1/channels/{channel_id}/ban"),
+            serde_json::json!({"reason": "test"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let out = wait_child_async(third, Duration::from_secs(10)).await;
+    assert!(out.status.code().is_some(), "ffmpeg on a was disconnected");
+    let refused = wait_child_async(publish(&a.rtmp, &key), Duration::from_secs(15)).await;
+    assert!(!refused.status.success(), "a accepted a banned channel");
+
+    for node in [a, b] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &node.child.id().to_string()])
+            .status();
+        wait_child_async(node.child, Duration::from_secs(15)).await;
+    }
 }

@@ -420,8 +420,8 @@ async fn kick_channel(
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
     let channel = managed(sys, &caller, &id).await?;
-    if !sys.kick_publisher(&channel) {
-        return Err(Problem::conflict("the channel is not live on this node"));
+    if !sys.kick_publisher(&channel).await? {
+        return Err(Problem::conflict("the channel is not live"));
     }
     audit_ok(sys, &caller, "channel.kick", Some(("channel", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)

@@ -324,7 +324,7 @@ async fn update_device(
         .await?
         .ok_or_else(|| Problem::not_found("no such device"))?;
     if b.enabled == Some(false) {
-        sys.registry.kick_device(&id, "device_disabled");
+        sys.kick_device(&id, "device_disabled");
     }
     let action = match b.enabled {
         Some(true) if !cur.enabled => "device.enable",
@@ -355,7 +355,7 @@ async fn delete_device(
     let sys = &state.sys;
     managed_device(sys, &caller, &id).await?;
     sys.db.delete_device(&id).await?;
-    sys.registry.kick_device(&id, "device_deleted");
+    sys.kick_device(&id, "device_deleted");
     audit_ok(sys, &caller, "device.delete", Some(("device", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -387,7 +387,7 @@ async fn rotate_key(
         .await?
         .ok_or_else(|| Problem::not_found("no such device"))?;
     if b.kick {
-        sys.registry.kick_device(&id, "key_rotated");
+        sys.kick_device(&id, "key_rotated");
     }
     audit_ok(
         sys,
@@ -409,9 +409,12 @@ async fn kick_device(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let sys = &state.sys;
-    managed_device(sys, &caller, &id).await?;
-    if !sys.registry.kick_device(&id, "kicked") {
-        return Err(Problem::conflict("the device is not live on this node"));
+    let device = managed_device(sys, &caller, &id).await?;
+    let here = sys.kick_device(&id, "kicked");
+    // In a cluster it may publish to another node, which was told too.
+    let elsewhere = sys.settings.cluster.is_some() && device.current_session_id.is_some();
+    if !here && !elsewhere {
+        return Err(Problem::conflict("the device is not live"));
     }
     audit_ok(sys, &caller, "device.kick", Some(("device", &id)), None).await;
     Ok(StatusCode::NO_CONTENT)

@@ -259,7 +259,7 @@ async fn kick_devices(sys: &System, owner_id: &str) -> Result<(), Problem> {
             )
             .await?;
         for d in &page {
-            sys.registry.kick_device(&d.id, "owner_disabled");
+            sys.kick_device(&d.id, "owner_disabled");
         }
         if (page.len() as i64) < MAX_PAGE_SIZE {
             return Ok(());
