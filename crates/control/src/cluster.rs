@@ -126,6 +126,9 @@ impl OwnNode {
     }
 }
 
+/// Heartbeats between prunings of the shared limiter tables.
+const PRUNE_EVERY_BEATS: u64 = 60;
+
 /// How often a node writes its heartbeat: once a second, whatever its number of streams.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -150,6 +153,7 @@ pub async fn run_heartbeat(
     db: Db,
     node: OwnNode,
     registry: std::sync::Arc<crate::stream::Registry>,
+    lockout: Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     use crate::db::cluster::NodeLoad;
@@ -158,6 +162,7 @@ pub async fn run_heartbeat(
     let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_cpu = (std::time::Instant::now(), cpu_ticks());
+    let mut beats: u64 = 0;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -195,6 +200,14 @@ pub async fn run_heartbeat(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+        // Shared limiter rows that limit nothing any more go once a minute (any node may
+        // prune: the statement only deletes what no node needs).
+        beats += 1;
+        if beats.is_multiple_of(PRUNE_EVERY_BEATS)
+            && let Err(e) = db.prune_limits(millis(lockout)).await
+        {
+            tracing::warn!(error = %e, "pruning shared limits failed");
         }
     }
     if let Err(e) = db.set_node_state(&node.name, "gone").await {
@@ -307,5 +320,103 @@ pub async fn run_listener(
                 listener = None;
             }
         }
+    }
+}
+
+/// Per-address limits that hold across the nodes of a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedLimit {
+    /// Sign-in attempts (and current-password checks).
+    Login,
+    /// Mail-sending requests (sign-up, resend, reset).
+    Mail,
+}
+
+impl SharedLimit {
+    fn scope(self) -> &'static str {
+        match self {
+            SharedLimit::Login => "login_ip",
+            SharedLimit::Mail => "mail_ip",
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl crate::system::System {
+    /// A request from `ip` against `which` limit: decided by the shared database in a cluster
+    /// (one budget for all nodes, not one per node), by this node's limiter otherwise — and
+    /// when the database cannot be asked.
+    pub async fn check_ip_limit(
+        &self,
+        which: SharedLimit,
+        ip: std::net::IpAddr,
+    ) -> Result<(), crate::security::ratelimit::RetryAfter> {
+        use crate::security::ratelimit::RetryAfter;
+        let local = match which {
+            SharedLimit::Login => &self.limiters.login_ip,
+            SharedLimit::Mail => &self.limiters.mail_ip,
+        };
+        let now = std::time::Instant::now();
+        let limit = local.limit();
+        if self.settings.cluster.is_none() || limit.max == 0 || limit.per.is_zero() {
+            return local.check(&ip, now);
+        }
+        // GCRA as the local limiter does it: T = per / max (rounded up), τ = T × (max − 1).
+        let per = u64::try_from(millis(limit.per)).unwrap_or(0);
+        let interval = i64::try_from(per.div_ceil(u64::from(limit.max)))
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let tolerance = interval.saturating_mul(i64::from(limit.max) - 1);
+        let key = onair_auth::client::AddrKey::of(ip).to_string();
+        match self
+            .db
+            .rate_check(which.scope(), &key, interval, tolerance)
+            .await
+        {
+            Ok(None) => Ok(()),
+            Ok(Some(ms)) => Err(RetryAfter(Duration::from_millis(ms.unsigned_abs()))),
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate limit unavailable: this node's decides");
+                local.check(&ip, now)
+            }
+        }
+    }
+
+    /// Whether sign-ins to `email`, an address without an account, are locked (in a cluster,
+    /// by failures on any node).
+    pub async fn unknown_account_locked(&self, email: &str) -> bool {
+        if self.settings.cluster.is_some() {
+            match self.db.login_locked(email).await {
+                Ok(locked) => return locked,
+                Err(e) => tracing::warn!(error = %e, "shared lockout unavailable"),
+            }
+        }
+        self.limiters
+            .unknown_account
+            .is_locked(email, std::time::Instant::now())
+    }
+
+    /// Counts a failed sign-in to `email`, an address without an account.
+    pub async fn record_unknown_account_failure(&self, email: &str) {
+        if self.settings.cluster.is_some() {
+            let r = self
+                .db
+                .record_unknown_login_failure(
+                    email,
+                    self.limits.lockout_threshold,
+                    millis(self.limits.lockout),
+                )
+                .await;
+            match r {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, "shared lockout unavailable"),
+            }
+        }
+        self.limiters
+            .unknown_account
+            .record_failure(email, std::time::Instant::now());
     }
 }

@@ -30,3 +30,21 @@ CREATE TABLE stream_owners (
     claimed_at BIGINT NOT NULL,
     PRIMARY KEY (channel, rendition)
 );
+
+-- Limits that must hold across the nodes of a cluster (a node's memory would multiply them by
+-- the number of nodes). GCRA state: the theoretical arrival time, Unix ms.
+CREATE TABLE rate_limits (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    tat BIGINT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+
+-- Failed sign-ins to addresses without an account lock them exactly like accounts (so a
+-- lockout does not tell which addresses exist).
+CREATE TABLE login_lockouts (
+    email TEXT PRIMARY KEY,
+    failed_logins BIGINT NOT NULL,
+    locked_until BIGINT,
+    updated_at BIGINT NOT NULL
+);

@@ -282,3 +282,112 @@ impl Db {
         Ok(())
     }
 }
+
+/// SQL for the larger of two expressions (`GREATEST` is PostgreSQL's, `MAX` SQLite's).
+fn greater(a: &str, b: &str) -> String {
+    format!("(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)")
+}
+
+impl Db {
+    /// One request of `key` in `scope` against a GCRA limit shared by every node (emission
+    /// interval `interval_ms`, burst tolerance `tolerance_ms`), decided in one statement on the
+    /// database's clock. `Ok(None)`: allowed; `Ok(Some(ms))`: refused, retry in `ms`.
+    pub async fn rate_check(
+        &self,
+        scope: &str,
+        key: &str,
+        interval_ms: i64,
+        tolerance_ms: i64,
+    ) -> DbResult<Option<i64>> {
+        let now = self.now_sql();
+        let from = greater("rate_limits.tat", now);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO rate_limits (scope, key, tat) VALUES ($1, $2, {now} + $3)
+             ON CONFLICT (scope, key) DO UPDATE SET tat = {from} + $3
+             WHERE {from} - {now} <= $4
+             RETURNING tat"
+        )))
+        .bind(scope)
+        .bind(key)
+        .bind(interval_ms)
+        .bind(tolerance_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        if row.is_some() {
+            return Ok(None);
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT tat - {now} AS ahead FROM rate_limits WHERE scope = $1 AND key = $2"
+        )))
+        .bind(scope)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        let ahead: i64 = row.try_get("ahead")?;
+        Ok(Some((ahead - tolerance_ms).max(1)))
+    }
+
+    /// Whether sign-ins to `email` (an address without an account) are locked now.
+    pub async fn login_locked(&self, email: &str) -> DbResult<bool> {
+        let now = self.now_sql();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 AS locked FROM login_lockouts WHERE email = $1 AND locked_until > {now}"
+        )))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Counts a failed sign-in to `email` (an address without an account), as accounts count
+    /// theirs: `threshold` consecutive failures lock it for `lockout_ms`; a failure after a
+    /// lock has passed starts counting again.
+    pub async fn record_unknown_login_failure(
+        &self,
+        email: &str,
+        threshold: i64,
+        lockout_ms: i64,
+    ) -> DbResult<()> {
+        let now = self.now_sql();
+        let expired = format!(
+            "(login_lockouts.locked_until IS NOT NULL AND login_lockouts.locked_until <= {now})"
+        );
+        let count =
+            format!("(CASE WHEN {expired} THEN 1 ELSE login_lockouts.failed_logins + 1 END)");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO login_lockouts (email, failed_logins, locked_until, updated_at)
+             VALUES ($1, 1, CASE WHEN 1 >= $2 THEN {now} + $3 ELSE NULL END, {now})
+             ON CONFLICT (email) DO UPDATE SET
+                 failed_logins = {count},
+                 locked_until = CASE WHEN {count} >= $2 THEN {now} + $3
+                                     WHEN {expired} THEN NULL
+                                     ELSE login_lockouts.locked_until END,
+                 updated_at = {now}"
+        )))
+        .bind(email)
+        .bind(threshold)
+        .bind(lockout_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets limiter state that no longer limits anything: GCRA rows whose time has come
+    /// (their bucket is full again) and lockout rows idle for longer than `lockout_ms`.
+    pub async fn prune_limits(&self, lockout_ms: i64) -> DbResult<u64> {
+        let now = self.now_sql();
+        let a = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM rate_limits WHERE tat < {now}"
+        )))
+        .execute(&self.pool)
+        .await?;
+        let b = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM login_lockouts WHERE updated_at < {now} - $1
+               AND (locked_until IS NULL OR locked_until < {now})"
+        )))
+        .bind(lockout_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(a.rows_affected() + b.rows_affected())
+    }
+}

@@ -34,7 +34,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::cors::{Any, CorsLayer};
 
 use onair_control::{
-    auth, channels, config, db, mail, security, store, system, thumbnails, webhooks,
+    auth, channels, cluster, config, db, mail, security, store, system, thumbnails, webhooks,
 };
 use onair_live::{directory, edge, hub, stream, viewers, window};
 

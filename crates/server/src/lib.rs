@@ -212,6 +212,7 @@ impl Server {
                 sys.db.clone(),
                 node,
                 registry.clone(),
+                sys.limits.lockout,
                 shutdown.clone(),
             ));
         }

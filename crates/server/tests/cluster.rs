@@ -296,3 +296,69 @@ async fn bans_and_kicks_reach_the_owning_node() {
         wait_child_async(node.child, Duration::from_secs(15)).await;
     }
 }
+
+/// Sign-in limits hold for the cluster, not per node: failed sign-ins to an address without an
+/// account, alternating between two nodes, lock it after the threshold (5), and the per-address
+/// budget (30 attempts) is spent across both nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_limits_hold_across_nodes() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = db::fresh_postgres().await;
+    let mut a = start_node("a", &url);
+    wait_up(&mut a).await;
+    let mut b = start_node("b", &url);
+    wait_up(&mut b).await;
+    let http = common::http::client();
+    let attempt = async |i: usize, email: &str| {
+        let node = if i.is_multiple_of(2) {
+            &a.http
+        } else {
+            &b.http
+        };
+        let body = serde_json::json!({"email": email, "password": "not the password"});
+        let url = format!("{node}/api/v1/auth/login");
+        common::http::send(
+            &http,
+            reqwest::Method::POST,
+            &url,
+            common::http::Auth::None,
+            Some(body),
+        )
+        .await
+    };
+    for i in 0..5 {
+        let r = attempt(i, "nobody@example.com").await;
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
+    }
+    let locked = attempt(5, "nobody@example.com").await;
+    locked.problem(429);
+    assert!(
+        locked.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/account-locked"),
+        "{}",
+        locked.text
+    );
+    // 6 attempts so far from this address; 24 more fit in the budget of 30, on either node.
+    for i in 6..30 {
+        let r = attempt(i, &format!("n{i}@example.com")).await;
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
+    }
+    for i in 30..32 {
+        let r = attempt(i, &format!("n{i}@example.com")).await;
+        r.problem(429);
+        assert!(
+            !r.body["type"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/account-locked")
+        );
+    }
+    for node in [a, b] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &node.child.id().to_string()])
+            .status();
+        wait_child_async(node.child, Duration::from_secs(15)).await;
+    }
+}

@@ -276,6 +276,10 @@ impl AddrLimiter {
     pub fn peek(&self, ip: &IpAddr, now: Instant) -> Result<(), RetryAfter> {
         self.0.peek(&AddrKey::of(*ip), now)
     }
+
+    pub fn limit(&self) -> RateLimit {
+        self.0.limit()
+    }
 }
 
 /// `per / max`, rounded up to whole nanoseconds so that `max × T ≥ per`: rounding down could

@@ -1,7 +1,5 @@
 //! The signed-in user: profile, password, two-factor sign-in, sessions and access tokens.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -166,7 +164,10 @@ pub(crate) async fn check_current_password(
     current: &str,
     action: &str,
 ) -> Result<(), Problem> {
-    if let Err(r) = sys.limiters.login_ip.check(&caller.ip, Instant::now()) {
+    if let Err(r) = sys
+        .check_ip_limit(crate::cluster::SharedLimit::Login, caller.ip)
+        .await
+    {
         metrics::counter!("onair_login_rate_limited_total").increment(1);
         return Err(Problem::too_many(r.0.as_secs() as u32));
     }

@@ -172,8 +172,52 @@ async fn concurrent_claims_have_one_winner_per_epoch(backend: Backend) {
     );
 }
 
+/// Limits shared by the nodes: GCRA in one statement on the database's clock, and the lockout
+/// of addresses without an account; stale rows are pruned.
+async fn shared_limits(backend: Backend) {
+    let (db, _dir) = open(backend).await;
+    // 3 per minute: T = 20 s, τ = 40 s.
+    let check = |scope: &'static str, key: &'static str| db.rate_check(scope, key, 20_000, 40_000);
+    for _ in 0..3 {
+        assert_eq!(check("login_ip", "192.0.2.1").await.unwrap(), None);
+    }
+    let retry = check("login_ip", "192.0.2.1").await.unwrap().unwrap();
+    assert!((15_000..=20_000).contains(&retry), "retry after {retry} ms");
+    assert_eq!(check("login_ip", "192.0.2.2").await.unwrap(), None);
+    assert_eq!(check("mail_ip", "192.0.2.1").await.unwrap(), None);
+
+    let email = "nobody@example.com";
+    for _ in 0..2 {
+        db.record_unknown_login_failure(email, 3, 300)
+            .await
+            .unwrap();
+        assert!(!db.login_locked(email).await.unwrap());
+    }
+    db.record_unknown_login_failure(email, 3, 300)
+        .await
+        .unwrap();
+    assert!(
+        db.login_locked(email).await.unwrap(),
+        "the third failure locks"
+    );
+    assert!(!db.login_locked("other@example.com").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!db.login_locked(email).await.unwrap(), "the lock passed");
+    // A failure after the lock passed counts from one again.
+    db.record_unknown_login_failure(email, 3, 300)
+        .await
+        .unwrap();
+    assert!(!db.login_locked(email).await.unwrap());
+
+    // Rows idle for longer than the lockout go; GCRA rows wait until their time has come.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(db.prune_limits(100).await.unwrap(), 1);
+    assert!(check("login_ip", "192.0.2.1").await.unwrap().is_some());
+}
+
 on_both!(
     nodes_and_heartbeats,
     claims_are_fenced_by_epoch,
-    concurrent_claims_have_one_winner_per_epoch
+    concurrent_claims_have_one_winner_per_epoch,
+    shared_limits
 );

@@ -1,7 +1,5 @@
 //! Login (lockout, rate limits, optional TOTP; the session and CSRF cookies) and logout.
 
-use std::time::Instant;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +12,7 @@ use super::{PROBLEM_LOCKED, PROBLEM_MFA_REQUIRED, PROBLEM_UNVERIFIED, TOTP_SKEW_
 use crate::api::audit::{audit, audit_ok};
 use crate::api::extract::Body;
 use crate::caller::{CSRF_COOKIE, Caller, ClientIp, SESSION_COOKIE};
+use crate::cluster::SharedLimit;
 use crate::db::audit::AuditResult;
 use crate::db::now_ms;
 use crate::db::users::{User, UserStatus, UserView};
@@ -123,9 +122,8 @@ async fn login(
     Body(b): Body<LoginBody>,
 ) -> Result<Response, Problem> {
     let sys = &state.sys;
-    let now = Instant::now();
     let ip_text = ip.to_string();
-    if let Err(r) = sys.limiters.login_ip.check(&ip, now) {
+    if let Err(r) = sys.check_ip_limit(SharedLimit::Login, ip).await {
         metrics::counter!("onair_login_rate_limited_total").increment(1);
         return Err(Problem::too_many(r.0.as_secs() as u32));
     }
@@ -142,10 +140,10 @@ async fn login(
     let user = sys.db.user_by_email(&b.email).await?;
     let locked = match &user {
         Some(u) => u.locked_until.is_some_and(|t| t > now_ms()),
-        None => sys
-            .limiters
-            .unknown_account
-            .is_locked(&b.email.to_ascii_lowercase(), now),
+        None => {
+            sys.unknown_account_locked(&b.email.to_ascii_lowercase())
+                .await
+        }
     };
     if locked {
         audit_refused(sys, user.as_ref(), &ip_text, "account locked").await;
@@ -162,9 +160,8 @@ async fn login(
                 audit_refused(sys, Some(&u), &ip_text, "wrong password").await;
             }
             None => {
-                sys.limiters
-                    .unknown_account
-                    .record_failure(&b.email.to_ascii_lowercase(), now);
+                sys.record_unknown_account_failure(&b.email.to_ascii_lowercase())
+                    .await;
                 audit_refused(sys, None, &ip_text, "unknown e-mail").await;
             }
         }

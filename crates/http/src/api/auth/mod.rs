@@ -16,7 +16,7 @@ mod login;
 mod reset;
 mod signup;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -61,10 +61,9 @@ fn accepted(status: &'static str) -> Response {
     (StatusCode::ACCEPTED, axum::Json(Accepted { status })).into_response()
 }
 
-fn mail_limited(sys: &System, ip: std::net::IpAddr) -> Result<(), Problem> {
-    sys.limiters
-        .mail_ip
-        .check(&ip, Instant::now())
+async fn mail_limited(sys: &System, ip: std::net::IpAddr) -> Result<(), Problem> {
+    sys.check_ip_limit(crate::cluster::SharedLimit::Mail, ip)
+        .await
         .map_err(|r| Problem::too_many(r.0.as_secs() as u32))
 }
 

@@ -35,7 +35,7 @@ async fn request_reset(
     ClientIp(ip): ClientIp,
     Body(b): Body<EmailBody>,
 ) -> Result<Response, Problem> {
-    mail_limited(&state.sys, ip)?;
+    mail_limited(&state.sys, ip).await?;
     let sys = state.sys.clone();
     in_background("a password-reset request", async move {
         if let Some(user) = account_for(&sys, &b.email).await?

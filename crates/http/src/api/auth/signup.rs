@@ -54,7 +54,7 @@ async fn signup(
     c.password_for("password", &b.password, &[&b.email, &b.display_name]);
     c.name("display_name", &b.display_name);
     c.done()?;
-    mail_limited(sys, ip)?;
+    mail_limited(sys, ip).await?;
     // Everything before the answer is the same for every address: the hash (the expensive
     // step, so an existing address is not answered faster for skipping it, and the client
     // waits for it, which bounds how fast one client can make us hash), then the answer. What
@@ -171,7 +171,7 @@ async fn resend_verification(
     ClientIp(ip): ClientIp,
     Body(b): Body<EmailBody>,
 ) -> Result<Response, Problem> {
-    mail_limited(&state.sys, ip)?;
+    mail_limited(&state.sys, ip).await?;
     let sys = state.sys.clone();
     in_background("resending a verification link", async move {
         if let Some(user) = account_for(&sys, &b.email).await?
