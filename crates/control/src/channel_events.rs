@@ -1,9 +1,10 @@
-//! What follows a change to a channel, in one place: the handlers that change channels say
-//! *what* happened ([`ChannelEvent`]); [`System::channel_changed`] does what every such change
-//! needs — the per-node channel and playback-permission caches forget it, a live stream that may
-//! no longer play is ended, the recordings sweeper is woken — so no handler can forget a step.
-//! (Issue #13: these sequences were repeated in four handlers. In a cluster this is where the
-//! change is announced to the other nodes.)
+//! What follows a change to a channel, in one place: the channel service says *what* happened
+//! ([`ChannelEvent`], through `System::channel_changed` in `channels`);
+//! [`System::apply_channel_change`] does what every such change needs on a node — the channel
+//! and playback-permission caches forget it, a live stream that may no longer play is ended,
+//! the recordings sweeper is woken — so no handler can forget a step. (Issue #13: these
+//! sequences were repeated in four handlers.) In a cluster the change travels as a
+//! [`ChannelChange`] and every other node applies it here too.
 
 use crate::db::channels::Channel;
 use crate::system::System;
@@ -81,14 +82,6 @@ impl From<&ChannelEvent<'_>> for ChannelChange {
 }
 
 impl System {
-    /// Applies what `event` implies to this node's caches and live streams, and tells the
-    /// other nodes of the cluster (they apply it to theirs: see `cluster`).
-    pub fn channel_changed(&self, event: ChannelEvent<'_>) {
-        let change = ChannelChange::from(&event);
-        self.apply_channel_change(&change);
-        self.announce(crate::cluster::Announcement::Channel(change));
-    }
-
     /// What a channel change means for this node (on the node that made it and, in a
     /// cluster, on every other).
     pub fn apply_channel_change(&self, change: &ChannelChange) {

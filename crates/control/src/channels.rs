@@ -4,7 +4,7 @@
 //! do it and whether the request is well-formed (and audit it); they call one of these to do
 //! it, so no handler can write a channel and forget a consequence.
 
-use crate::channel_events::ChannelEvent;
+use crate::channel_events::{ChannelChange, ChannelEvent};
 use crate::db::DbError;
 use crate::db::channels::{Channel, ChannelChanges, Visibility};
 use crate::stream::Phase;
@@ -39,6 +39,14 @@ pub struct NewChannel<'a> {
 }
 
 impl System {
+    /// Applies what `event` implies to this node's caches and live streams, and tells the
+    /// other nodes of the cluster (they apply it to theirs: see `cluster`).
+    pub fn channel_changed(&self, event: ChannelEvent<'_>) {
+        let change = ChannelChange::from(&event);
+        self.apply_channel_change(&change);
+        self.announce(crate::cluster::Announcement::Channel(change));
+    }
+
     /// Whether `slug` can be given to a channel: no other channel has it and no stream on this
     /// node still goes by it (live, reconnecting or recently ended) — that stream's viewers and
     /// publisher would be taken over.

@@ -420,3 +420,39 @@ impl crate::system::System {
             .record_failure(email, std::time::Instant::now());
     }
 }
+
+impl crate::system::System {
+    /// Drains this node for a rolling restart: it turns `draining` (the cluster sees it, its
+    /// readiness check fails so the load balancer sends nothing new), refuses new publishers,
+    /// and after `timeout` disconnects the ones it has — their streams end at once and their
+    /// claims are released, so their encoders' reconnects land on another node without
+    /// waiting for this one's heartbeat to expire. Returns false if it was draining already.
+    pub async fn drain(self: &std::sync::Arc<Self>, timeout: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.draining.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        tracing::info!(timeout = ?timeout, "draining: new work goes to other nodes");
+        self.registry.refuse_new_publishers();
+        if self.settings.cluster.is_some()
+            && let Err(e) = self
+                .db
+                .set_node_state(&self.settings.node_name, "draining")
+                .await
+        {
+            tracing::warn!(error = %e, "marking this node draining failed");
+        }
+        let registry = self.registry.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let n = registry.kick_all("draining");
+            tracing::info!(publishers = n, "drained: publishers disconnected");
+        });
+        true
+    }
+
+    /// Whether this node drains (its readiness check answers 503).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

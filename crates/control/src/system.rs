@@ -127,6 +127,8 @@ pub struct System {
     webhooks: Dispatcher,
     /// Passwords hashed through [`System::hash_password`].
     password_hashes: AtomicU64,
+    /// Set once the node drains (see `cluster`): it takes no new work.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,6 +241,7 @@ impl System {
             recordings_sweep: Default::default(),
             webhooks,
             password_hashes: AtomicU64::new(0),
+            draining: false.into(),
         }))
     }
 

@@ -14,6 +14,7 @@ pub mod api;
 pub mod caller;
 mod flv;
 mod hls;
+mod internal;
 pub mod origin;
 pub mod playback;
 pub mod problem;
@@ -115,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .merge(api::router())
         .route("/healthz", get(healthz))
+        .route("/healthz/ready", get(ready))
+        .merge(internal::router())
         .route("/metrics", get(metrics_text))
         .fallback(|| async { Problem::not_found("no such resource") })
         .layer(middleware::from_fn(track_latency))
@@ -165,6 +168,14 @@ async fn real_client(
         }
     }
     next.run(req).await
+}
+
+/// Whether the load balancer should send this node new connections: not while it drains.
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.sys.is_draining() {
+        return Problem::not_ready("this node is draining").into_response();
+    }
+    healthz().await.into_response()
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -28,9 +28,25 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Manage users from the command line (operators; works with the node running).
     User(UserArgs),
+    /// Drain a running cluster node before a restart: it takes no new work, and its
+    /// publishers are disconnected after the timeout so their encoders reconnect elsewhere.
+    Drain(DrainArgs),
     /// Print the REST API's OpenAPI document (what `/api/openapi.json` serves), e.g. to
     /// generate a client: the console's is generated from it (`npm --prefix web run gen-api`).
     Openapi,
+}
+
+#[derive(Args)]
+struct DrainArgs {
+    /// The node's HTTP address, e.g. `http://10.0.0.5:8080` (its --node-internal-url).
+    #[arg(long)]
+    node: String,
+    /// The cluster's secret.
+    #[arg(long, env = "ONAIR_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: String,
+    /// Seconds its publishers may stay before they are disconnected.
+    #[arg(long, default_value_t = 0.0)]
+    timeout: f64,
 }
 
 #[derive(Args)]
@@ -82,6 +98,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::User(args) => user(args),
+        Command::Drain(args) => drain(args),
         Command::Openapi => {
             let doc = onair_server::http::api::openapi()
                 .to_pretty_json()
@@ -103,8 +120,40 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("starting the server")?;
         print_banner(&server, &settings);
         wait_for_signal().await;
+        let drain = settings.cluster.as_ref().map(|c| c.drain_timeout);
+        if let Some(timeout) = drain.filter(|t| !t.is_zero()) {
+            // Publishers are disconnected at the timeout; then the node stops.
+            server.sys.drain(timeout).await;
+            tokio::time::sleep(timeout + Duration::from_millis(500)).await;
+        }
         tracing::info!("shutting down: ending streams");
         server.shutdown(Duration::from_secs(5)).await;
+        Ok(())
+    })
+}
+
+fn drain(args: DrainArgs) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let url = format!(
+            "{}/internal/v1/drain?timeout={}",
+            args.node.trim_end_matches('/'),
+            args.timeout
+        );
+        let res = reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(&args.cluster_secret)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .with_context(|| format!("asking {} to drain", args.node))?;
+        let status = res.status();
+        if !status.is_success() {
+            let body = res.text().await.unwrap_or_default();
+            bail!("{} refused to drain ({status}): {body}", args.node);
+        }
+        println!("{} is draining.", args.node);
         Ok(())
     })
 }

@@ -41,6 +41,15 @@ fn start_node(name: &str, database_url: &str) -> Node {
 
 /// [`start_node`] with `--publish-auth publish_auth`.
 fn start_node_with(name: &str, database_url: &str, publish_auth: &str) -> Node {
+    start_node_args(
+        name,
+        database_url,
+        &["--node-ttl", "1", "--publish-auth", publish_auth],
+    )
+}
+
+/// `onair serve` as cluster node `name` on `database_url`, with `extra` arguments.
+fn start_node_args(name: &str, database_url: &str, extra: &[&str]) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let (rtmp_port, http_port) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_onair"))
@@ -51,7 +60,7 @@ fn start_node_with(name: &str, database_url: &str, publish_auth: &str) -> Node {
         .arg(dir.path())
         .args(["--database-url", database_url])
         .args(["--cluster-secret", SECRET, "--node-name", name])
-        .args(["--node-ttl", "1", "--publish-auth", publish_auth])
+        .args(extra)
         .args([
             "--admin-email",
             ADMIN,
@@ -360,5 +369,102 @@ async fn sign_in_limits_hold_across_nodes() {
             .args(["-TERM", &node.child.id().to_string()])
             .status();
         wait_child_async(node.child, Duration::from_secs(15)).await;
+    }
+}
+
+/// Drain for a rolling restart: `onair drain` (refused without the cluster secret) turns node a
+/// `draining` — its readiness check fails, new publishers are refused — and disconnects its
+/// publisher, whose reconnect to b is accepted at once: the claim was released, no waiting for
+/// a's heartbeat to expire (the nodes run with a 10 s TTL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_moves_publishers_to_another_node() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = db::fresh_postgres().await;
+    let args = ["--node-ttl", "10", "--publish-auth", "open"];
+    let mut a = start_node_args("a", &url, &args);
+    wait_up(&mut a).await;
+    let mut b = start_node_args("b", &url, &args);
+    wait_up(&mut b).await;
+    let on_a = publish(&a.rtmp, "cam");
+    wait_ok(
+        &format!("{}/live/cam/llhls.m3u8", a.http),
+        Duration::from_secs(20),
+    )
+    .await;
+
+    let drain_url = format!("{}/internal/v1/drain", a.http);
+    let http = common::http::client();
+    for auth in [
+        common::http::Auth::None,
+        common::http::Auth::Bearer("wrong secret"),
+    ] {
+        let r = common::http::send(&http, reqwest::Method::POST, &drain_url, auth, None).await;
+        r.problem(401);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_onair"))
+        .args(["drain", "--node", &a.http, "--cluster-secret", SECRET])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drained = Instant::now();
+
+    let (status, _) = get_text(&format!("{}/healthz/ready", a.http)).await;
+    assert_eq!(status, 503, "a draining node is not ready");
+    let (status, _) = get_text(&format!("{}/healthz/ready", b.http)).await;
+    assert_eq!(status, 200);
+    let db = Db::connect(&url).await.unwrap();
+    let a_row = db
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == "a");
+    assert_eq!(a_row.map(|n| n.state), Some("draining".to_owned()));
+    let out = wait_child_async(on_a, Duration::from_secs(10)).await;
+    assert!(
+        out.status.code().is_some(),
+        "the publisher on a was disconnected"
+    );
+    let refused = wait_child_async(publish(&a.rtmp, "other"), Duration::from_secs(15)).await;
+    assert!(
+        !refused.status.success(),
+        "a draining node took a new publisher"
+    );
+
+    let _on_b = ChildGuard(publish(&b.rtmp, "cam"));
+    wait_ok(
+        &format!("{}/live/cam/llhls.m3u8", b.http),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(
+        drained.elapsed() < Duration::from_secs(9),
+        "b took over only after a's TTL: {:?}",
+        drained.elapsed()
+    );
+    assert_eq!(
+        owner(&db).await.map(|o| (o.node, o.epoch)),
+        Some(("b".into(), 2))
+    );
+    db.close().await;
+    for node in [a, b] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &node.child.id().to_string()])
+            .status();
+        wait_child_async(node.child, Duration::from_secs(15)).await;
+    }
+}
+
+/// Kills a child process when dropped.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

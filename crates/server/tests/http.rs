@@ -322,3 +322,19 @@ async fn console_and_player_pages_carry_their_security_headers() {
     }
     node.stop().await;
 }
+
+/// A single node is always ready (it has nothing to drain to) and has no cluster endpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_is_ready_and_has_no_internal_endpoints() {
+    let node = TestNode::start().await;
+    let (status, _) = get_text(&node.url("/healthz/ready")).await;
+    assert_eq!(status, 200);
+    let r = client()
+        .post(node.url("/internal/v1/drain"))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    node.stop().await;
+}

@@ -185,6 +185,11 @@ pub struct ServeArgs {
     /// streams may be claimed by others [default: 3].
     #[arg(long, env = "ONAIR_NODE_TTL")]
     pub node_ttl: Option<f64>,
+    /// Seconds a cluster node drains on SIGTERM before it stops: it takes no new work at once
+    /// and disconnects its publishers at the end, so they reconnect to other nodes [default:
+    /// 0: stop at once].
+    #[arg(long, env = "ONAIR_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<f64>,
     /// Hours a console sign-in lasts [default: 336 (14 days)].
     #[arg(long, env = "ONAIR_SESSION_TTL_HOURS")]
     pub session_ttl_hours: Option<f64>,
@@ -295,6 +300,8 @@ pub struct ClusterSettings {
     pub internal_url: Option<String>,
     /// A node silent for longer is dead.
     pub node_ttl: Duration,
+    /// How long SIGTERM drains before stopping.
+    pub drain_timeout: Duration,
 }
 
 /// Shortest cluster secret accepted.
@@ -372,6 +379,7 @@ fn cluster_settings(
         secret,
         internal_url: internal_url.map(|u| u.trim_end_matches('/').to_owned()),
         node_ttl,
+        drain_timeout: Duration::ZERO,
     }))
 }
 
@@ -530,6 +538,19 @@ impl ServeArgs {
             self.node_ttl.or(file.node_ttl),
             opt!(database_url).as_deref(),
         )?;
+        let cluster = match (cluster, self.drain_timeout.or(file.drain_timeout)) {
+            (Some(c), Some(t)) => Some(ClusterSettings {
+                drain_timeout: secs("drain-timeout", t, 0.0, 3600.0)?,
+                ..c
+            }),
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "drain-timeout",
+                    reason: "draining is for cluster nodes (--cluster-secret)".into(),
+                });
+            }
+            (c, None) => c,
+        };
         Ok(Settings {
             cluster,
             database_url: opt!(database_url),

@@ -83,6 +83,19 @@ impl Registry {
         slot.map(|s| s.kick(reason)).is_some()
     }
 
+    /// Disconnects every publisher of this node; returns how many.
+    pub fn kick_all(&self, reason: &str) -> usize {
+        let mut kicked = 0;
+        for stream in self.list() {
+            let slot = stream.publisher.lock().clone();
+            if let Some(s) = slot {
+                s.kick(reason);
+                kicked += 1;
+            }
+        }
+        kicked
+    }
+
     /// Disconnects whatever `device_id` publishes. False when it is not live here.
     pub fn kick_device(&self, device_id: &str, reason: &str) -> bool {
         let mut kicked = false;

@@ -534,6 +534,17 @@ impl Registry {
         }
     }
 
+    /// Refuses new publishers from now on; a publisher that drops ends its stream at once
+    /// (no reconnect grace: it is to reconnect elsewhere), releasing its claim.
+    pub fn refuse_new_publishers(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether new publishers are refused (draining or shutting down).
+    pub fn refuses_new_publishers(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
     /// Shutdown: refuse new publishers and end every stream (playlists get ENDLIST).
     pub fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::Relaxed);
