@@ -126,6 +126,54 @@ impl OwnNode {
     }
 }
 
+/// Split-brain check, with each heartbeat: every stream this node holds must still be its own
+/// claim in the database (same node, same epoch). One that is not — another node claimed it
+/// while this one was presumed dead (paused, partitioned) — is ended here at once and its
+/// publisher disconnected: this node stops ingesting it by itself. One read per heartbeat for
+/// all of the node's streams.
+async fn check_ownership(db: &Db, node: &str, registry: &crate::stream::Registry) {
+    use crate::stream::Phase;
+    let held: Vec<_> = registry
+        .list()
+        .into_iter()
+        .filter(|s| !matches!(s.phase(), Phase::Ended { .. }))
+        .collect();
+    if held.is_empty() {
+        return;
+    }
+    let keys: Vec<(String, String)> = held
+        .iter()
+        .map(|s| (s.key.channel.clone(), s.key.rendition.clone()))
+        .collect();
+    let claims = match db.stream_claims(&keys).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "checking stream ownership failed");
+            return;
+        }
+    };
+    for s in held {
+        let current = claims
+            .iter()
+            .find(|(c, r, _, _)| *c == s.key.channel && *r == s.key.rendition);
+        let ours = current.is_some_and(|(_, _, o, _)| {
+            o.node == node && u64::try_from(o.epoch).ok() == Some(s.claim.epoch)
+        });
+        if ours {
+            continue;
+        }
+        let (holder, epoch) = current
+            .map(|(_, _, o, _)| (o.node.as_str(), o.epoch))
+            .unwrap_or(("nobody", 0));
+        tracing::error!(
+            stream = %s.key, our_epoch = s.claim.epoch, %holder, epoch,
+            "split brain: another node owns a stream this node still held; ending it here"
+        );
+        metrics::counter!("onair_split_brain_total").increment(1);
+        registry.revoke(&s.key, "ownership_lost");
+    }
+}
+
 /// Heartbeats between prunings of the shared limiter tables.
 const PRUNE_EVERY_BEATS: u64 = 60;
 
@@ -201,6 +249,7 @@ pub async fn run_heartbeat(
             }
             Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
         }
+        check_ownership(&db, &node.name, &registry).await;
         // Shared limiter rows that limit nothing any more go once a minute (any node may
         // prune: the statement only deletes what no node needs).
         beats += 1;

@@ -12,6 +12,9 @@ use sqlx::any::AnyRow;
 
 use super::{Backend, Db, DbResult};
 
+/// Keys looked up in one statement (two parameters each).
+const MAX_KEYS_PER_QUERY: usize = 200;
+
 /// A node as it announces itself.
 #[derive(Clone, Debug)]
 pub struct NodeInfo<'a> {
@@ -210,6 +213,40 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// The current claims of `keys` (channel, rendition), released or not, whatever their
+    /// node — a node checks with it that the streams it believes it owns are still its own.
+    pub async fn stream_claims(
+        &self,
+        keys: &[(String, String)],
+    ) -> DbResult<Vec<(String, String, StreamOwner, bool)>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_KEYS_PER_QUERY) {
+            let cond: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(channel = ${} AND rendition = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT channel, rendition, node, epoch, released FROM stream_owners WHERE {}",
+                cond.join(" OR ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (channel, rendition) in chunk {
+                q = q.bind(channel).bind(rendition);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push((
+                    r.try_get("channel")?,
+                    r.try_get("rendition")?,
+                    StreamOwner {
+                        node: r.try_get("node")?,
+                        epoch: r.try_get("epoch")?,
+                    },
+                    r.try_get::<i64, _>("released")? != 0,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// Who holds a stream now: an unreleased claim whose node is alive (heartbeat within

@@ -3,7 +3,9 @@
 //! node is refused on another (one owner, claimed with an epoch), and when the owner is killed
 //! (`kill -9`) another node takes the channel over once the owner's heartbeat is older than
 //! the TTL, with the next epoch; a node stopped cleanly leaves (`gone`) and frees its claims.
-//! Bans and kicks made through one node reach the publisher on another.
+//! Bans and kicks made through one node reach the publisher on another; sign-in limits hold
+//! across nodes; a drained node hands its publishers on at once; a paused owner that lost its
+//! channel stops by itself.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -466,5 +468,89 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Fencing: an owner paused past its TTL (SIGSTOP) loses its channel to another node; when it
+/// resumes (SIGCONT) its next heartbeat finds the newer claim, and it ends the stream and drops
+/// the publisher by itself. Its late release of the old epoch changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_owner_that_lost_its_channel_stops_by_itself() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = db::fresh_postgres().await;
+    let mut a = start_node("a", &url);
+    wait_up(&mut a).await;
+    let mut b = start_node("b", &url);
+    wait_up(&mut b).await;
+    let on_a = publish(&a.rtmp, "cam");
+    let a_playlist = format!("{}/live/cam/llhls.m3u8", a.http);
+    wait_ok(&a_playlist, Duration::from_secs(20)).await;
+
+    let signal = |sig: &str, pid: u32| {
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    let a_pid = a.child.id();
+    signal("-STOP", a_pid);
+    // Resumed however this test ends.
+    struct Cont(u32);
+    impl Drop for Cont {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.0.to_string()])
+                .status();
+        }
+    }
+    let cont = Cont(a_pid);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let b_playlist = format!("{}/live/cam/llhls.m3u8", b.http);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut on_b = ChildGuard(publish(&b.rtmp, "cam"));
+    loop {
+        let (status, _) = get_text(&b_playlist).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never took the channel over");
+        if let Ok(Some(_)) = on_b.0.try_wait() {
+            on_b = ChildGuard(publish(&b.rtmp, "cam"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let db = Db::connect(&url).await.unwrap();
+    assert_eq!(
+        owner(&db).await.map(|o| (o.node, o.epoch)),
+        Some(("b".into(), 2))
+    );
+
+    drop(cont);
+    let out = wait_child_async(on_a, Duration::from_secs(10)).await;
+    assert!(
+        out.status.code().is_some(),
+        "a dropped the publisher of the stream it lost"
+    );
+    let ended = eventually(Duration::from_secs(10), "a's playlist to end", async || {
+        let (status, text) = get_text(&a_playlist).await;
+        (status == 200 && text.contains("#EXT-X-ENDLIST")).then_some(())
+    })
+    .await;
+    let () = ended;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        owner(&db).await.map(|o| (o.node, o.epoch)),
+        Some(("b".into(), 2)),
+        "a's late release of epoch 1 changed nothing"
+    );
+    db.close().await;
+    drop(on_b);
+    for node in [a, b] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &node.child.id().to_string()])
+            .status();
+        wait_child_async(node.child, Duration::from_secs(15)).await;
     }
 }

@@ -83,6 +83,21 @@ impl Registry {
         slot.map(|s| s.kick(reason)).is_some()
     }
 
+    /// Ends the stream under `key` at once — its publisher is disconnected, its playlist gets
+    /// ENDLIST, no reconnect grace — because this node no longer owns it (another node claimed
+    /// it while this one was presumed dead). False when no such stream is live here.
+    pub fn revoke(&self, key: &crate::directory::StreamKey, reason: &str) -> bool {
+        let Some(stream) = self.get_key(key) else {
+            return false;
+        };
+        let slot = stream.publisher.lock().clone();
+        let ended = stream.end_now();
+        if let Some(s) = slot {
+            s.kick(reason);
+        }
+        ended
+    }
+
     /// Disconnects every publisher of this node; returns how many.
     pub fn kick_all(&self, reason: &str) -> usize {
         let mut kicked = 0;

@@ -165,6 +165,16 @@ impl Stream {
         self.thumbnail.lock().0 = Some(at);
     }
 
+    /// Ends the stream now unless it has ended (its claim is not released: it was lost).
+    fn end_now(&self) -> bool {
+        let mut c = self.control.lock();
+        if matches!(c.phase, Phase::Ended { .. }) {
+            return false;
+        }
+        self.end_locked(&mut c);
+        true
+    }
+
     /// Ends the stream: attached consumers finish (the packager flushes), ENDLIST, subscribers
     /// close. The caller releases the claim ([`Registry::release`]).
     fn end_locked(&self, c: &mut Control) {
