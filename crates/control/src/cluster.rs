@@ -269,7 +269,7 @@ pub const NOTIFY_CHANNEL: &str = "onair_cluster";
 
 /// What one node tells the others.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Announcement {
     /// A channel changed: caches forget it, its publisher may have to go.
     Channel(crate::channel_events::ChannelChange),
@@ -503,5 +503,49 @@ impl crate::system::System {
     /// Whether this node drains (its readiness check answers 503).
     pub fn is_draining(&self) -> bool {
         self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel_events::{ChangeKind, ChannelChange};
+
+    /// Every announcement survives the wire (the envelope flattens it beside `from`; a tag
+    /// that collided with a field name once made channel changes unreadable).
+    #[test]
+    fn announcements_round_trip() {
+        let all = [
+            Announcement::Channel(ChannelChange {
+                kind: ChangeKind::Banned,
+                channel_id: "c1".into(),
+                slug: "studio".into(),
+                renamed_from: None,
+            }),
+            Announcement::Channel(ChannelChange {
+                kind: ChangeKind::Updated,
+                channel_id: "c1".into(),
+                slug: "new".into(),
+                renamed_from: Some("old".into()),
+            }),
+            Announcement::KickDevice {
+                device_id: "d1".into(),
+                reason: "key_rotated".into(),
+            },
+            Announcement::KickChannel {
+                slug: "studio".into(),
+                reason: "kicked".into(),
+            },
+        ];
+        for a in all {
+            let text = serde_json::to_string(&Envelope {
+                from: "n1".into(),
+                announcement: a.clone(),
+            })
+            .unwrap();
+            assert!(text.len() < crate::db::cluster::MAX_NOTIFY_PAYLOAD);
+            let back: Envelope = serde_json::from_str(&text).unwrap();
+            assert_eq!((back.from.as_str(), back.announcement), ("n1", a), "{text}");
+        }
     }
 }

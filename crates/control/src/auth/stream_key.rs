@@ -243,6 +243,22 @@ impl PublishAuthorizer for StreamKeyAuthorizer {
             if let Err(e) = r {
                 tracing::warn!(error = %e, "recording publish start failed");
             }
+            // A ban (or a disabled device) committed between the authorization (maybe from a
+            // cache) and now found nothing live to disconnect: look again, from the database,
+            // now that the publisher is registered (any later ban finds it live and kicks it).
+            let channel = sys.db.channel(channel_id).await;
+            let device = sys.db.device(device_id).await;
+            let refused = match (&channel, &device) {
+                (Ok(Some(c)), _) if c.banned => Some("banned"),
+                (Ok(None), _) => Some("channel_deleted"),
+                (_, Ok(Some(d))) if !d.enabled => Some("device_disabled"),
+                (_, Ok(None)) => Some("device_deleted"),
+                _ => None,
+            };
+            if let Some(reason) = refused {
+                tracing::info!(channel = %g.channel, reason, "publish ended: refused since it was authorized");
+                sys.registry.kick_device(device_id, reason);
+            }
             if let Some(owner) = &g.owner_id {
                 sys.emit(
                     owner,
