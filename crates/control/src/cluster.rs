@@ -155,15 +155,15 @@ async fn check_ownership(db: &Db, node: &str, registry: &crate::stream::Registry
     for s in held {
         let current = claims
             .iter()
-            .find(|(c, r, _, _)| *c == s.key.channel && *r == s.key.rendition);
-        let ours = current.is_some_and(|(_, _, o, _)| {
+            .find(|(c, r, _)| *c == s.key.channel && *r == s.key.rendition);
+        let ours = current.is_some_and(|(_, _, o)| {
             o.node == node && u64::try_from(o.epoch).ok() == Some(s.claim.epoch)
         });
         if ours {
             continue;
         }
         let (holder, epoch) = current
-            .map(|(_, _, o, _)| (o.node.as_str(), o.epoch))
+            .map(|(_, _, o)| (o.node.as_str(), o.epoch))
             .unwrap_or(("nobody", 0));
         tracing::error!(
             stream = %s.key, our_epoch = s.claim.epoch, %holder, epoch,
@@ -205,7 +205,6 @@ pub async fn run_heartbeat(
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     use crate::db::cluster::NodeLoad;
-    use crate::stream::Protocol;
     let info = node.info();
     let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -232,12 +231,7 @@ pub async fn run_heartbeat(
                 .iter()
                 .filter(|s| s.phase() == crate::stream::Phase::Live)
                 .count() as i64,
-            viewers: streams
-                .iter()
-                .flat_map(|s| {
-                    [Protocol::Hls, Protocol::LlHls, Protocol::Flv].map(|p| s.viewers.count(p))
-                })
-                .sum::<u64>() as i64,
+            viewers: streams.iter().map(|s| s.viewers.total() as i64).sum(),
             cpu_milli,
         };
         match db.heartbeat(&node.name, load).await {

@@ -215,19 +215,19 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
-    /// The current claims of `keys` (channel, rendition), released or not, whatever their
-    /// node — a node checks with it that the streams it believes it owns are still its own.
+    /// The latest claims of `keys` (channel, rendition), whatever their node — a node checks
+    /// with it that the streams it believes it owns are still its own.
     pub async fn stream_claims(
         &self,
         keys: &[(String, String)],
-    ) -> DbResult<Vec<(String, String, StreamOwner, bool)>> {
+    ) -> DbResult<Vec<(String, String, StreamOwner)>> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_KEYS_PER_QUERY) {
             let cond: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(channel = ${} AND rendition = ${})", 2 * i + 1, 2 * i + 2))
                 .collect();
             let sql = format!(
-                "SELECT channel, rendition, node, epoch, released FROM stream_owners WHERE {}",
+                "SELECT channel, rendition, node, epoch FROM stream_owners WHERE {}",
                 cond.join(" OR ")
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -242,7 +242,6 @@ impl Db {
                         node: r.try_get("node")?,
                         epoch: r.try_get("epoch")?,
                     },
-                    r.try_get::<i64, _>("released")? != 0,
                 ));
             }
         }

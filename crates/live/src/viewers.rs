@@ -84,6 +84,14 @@ impl Viewers {
         m.len() as u64
     }
 
+    /// Viewers now, over every protocol.
+    pub fn total(&self) -> u64 {
+        [Protocol::Hls, Protocol::LlHls, Protocol::Flv]
+            .into_iter()
+            .map(|p| self.count(p))
+            .sum()
+    }
+
     /// An HTTP-FLV viewer for as long as the guard lives.
     pub fn flv_guard(self: &std::sync::Arc<Self>) -> FlvViewer {
         self.flv.fetch_add(1, Ordering::Relaxed);

@@ -21,7 +21,7 @@ use crate::db::channels::{Channel, ChannelChanges, Visibility};
 use crate::origin::Origin;
 use crate::problem::ProblemBody;
 use crate::security::{alibaba, signed_url};
-use crate::stream::{Phase, Protocol};
+use crate::stream::Phase;
 use crate::system::System;
 use crate::{AppState, Problem};
 
@@ -58,12 +58,7 @@ pub struct ChannelView {
 fn view(sys: &System, channel: Channel) -> ChannelView {
     let stream = sys.registry.get(&channel.slug);
     let live = stream.as_ref().is_some_and(|s| s.phase() == Phase::Live);
-    let viewers = stream.map_or(0, |s| {
-        [Protocol::Hls, Protocol::LlHls, Protocol::Flv]
-            .into_iter()
-            .map(|p| s.viewers.count(p))
-            .sum()
-    });
+    let viewers = stream.map_or(0, |s| s.viewers.total());
     ChannelView {
         channel,
         live,

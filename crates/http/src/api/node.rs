@@ -16,7 +16,7 @@ use crate::config::PublishAuthMode;
 use crate::db::Backend;
 use crate::db::users::Role;
 use crate::origin::Origin;
-use crate::stream::{Phase, Protocol};
+use crate::stream::Phase;
 use crate::{AppState, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -123,10 +123,7 @@ async fn node_status(
             Phase::Ended { .. } => continue,
         }
         bitrate += s.stats.ingest_bitrate.load(Ordering::Relaxed);
-        viewers += [Protocol::Hls, Protocol::LlHls, Protocol::Flv]
-            .into_iter()
-            .map(|p| s.viewers.count(p))
-            .sum::<u64>();
+        viewers += s.viewers.total();
         dropped += s.broadcast.dropped_frames();
     }
     let s = &state.sys.settings;

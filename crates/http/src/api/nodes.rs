@@ -85,17 +85,7 @@ fn this_node(state: &AppState) -> NodeView {
         .iter()
         .filter(|s| s.phase() == crate::stream::Phase::Live)
         .count();
-    let viewers: u64 = streams
-        .iter()
-        .flat_map(|s| {
-            [
-                crate::stream::Protocol::Hls,
-                crate::stream::Protocol::LlHls,
-                crate::stream::Protocol::Flv,
-            ]
-            .map(|p| s.viewers.count(p))
-        })
-        .sum();
+    let viewers: u64 = streams.iter().map(|s| s.viewers.total()).sum();
     let started_at = state
         .started
         .duration_since(std::time::UNIX_EPOCH)
